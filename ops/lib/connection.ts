@@ -1,0 +1,87 @@
+import { OpsError } from './errors.js';
+
+/** Where a server is and who we are there. The password never leaves this object in text. */
+export interface ConnectionInfo {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  database: string;
+  /** libpq sslmode when the URL asks for one. */
+  sslmode?: string;
+}
+
+const SCHEMES = new Set(['postgres:', 'postgresql:']);
+
+/** Parses a DATABASE_URL. The error never repeats the URL, because it may carry a password. */
+export function parseDatabaseUrl(url: string, setting = 'DATABASE_URL'): ConnectionInfo {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new OpsError('CONFIG', `${setting} is not a valid URL: expected postgres://USER:PASSWORD@HOST:PORT/DATABASE`);
+  }
+  if (!SCHEMES.has(parsed.protocol)) {
+    throw new OpsError('CONFIG', `${setting} must start with postgres:// or postgresql:// (got ${parsed.protocol}//)`);
+  }
+  const port = parsed.port === '' ? 5432 : Number(parsed.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new OpsError('CONFIG', `${setting} has an invalid port: use 1-65535`);
+  }
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  const host = parsed.searchParams.get('host') ?? decodeURIComponent(parsed.hostname);
+  if (host === '') throw new OpsError('CONFIG', `${setting} has no host: expected postgres://USER:PASSWORD@HOST:PORT/DATABASE`);
+  const user = decodeURIComponent(parsed.username) || process.env.PGUSER || 'postgres';
+  const password = parsed.password === '' ? process.env.PGPASSWORD : decodeURIComponent(parsed.password);
+  return {
+    host,
+    port,
+    user,
+    ...(password !== undefined ? { password } : {}),
+    database: database || user,
+    ...(parsed.searchParams.get('sslmode') ? { sslmode: parsed.searchParams.get('sslmode')! } : {}),
+  };
+}
+
+/** postgres://user@host:port/db, with the password masked: safe for logs, errors and manifests. */
+export function describeConnection(info: ConnectionInfo, database = info.database): string {
+  const auth = info.password === undefined ? info.user : `${info.user}:***`;
+  const host = info.host.startsWith('/') ? `localhost?host=${info.host}` : info.host;
+  return `postgres://${encodeURIComponent(auth).replace('%3A***', ':***')}@${host}:${info.port}/${database}`;
+}
+
+/** A full URL with the password: for the environment of a child process, never for printing. */
+export function connectionUrl(info: ConnectionInfo, database = info.database): string {
+  const u = new URL('postgres://x');
+  u.username = info.user;
+  if (info.password !== undefined) u.password = info.password;
+  if (info.host.startsWith('/')) {
+    u.hostname = 'localhost';
+    u.searchParams.set('host', info.host);
+  } else u.hostname = info.host;
+  u.port = String(info.port);
+  u.pathname = `/${encodeURIComponent(database)}`;
+  if (info.sslmode) u.searchParams.set('sslmode', info.sslmode);
+  return u.toString();
+}
+
+/** libpq environment for pg_dump/pg_restore/psql, so secrets travel in env and not argv. */
+export function libpqEnv(info: ConnectionInfo, database = info.database): Record<string, string> {
+  return {
+    PGHOST: info.host,
+    PGPORT: String(info.port),
+    PGUSER: info.user,
+    PGDATABASE: database,
+    ...(info.password !== undefined ? { PGPASSWORD: info.password } : {}),
+    ...(info.sslmode ? { PGSSLMODE: info.sslmode } : {}),
+    PGCONNECT_TIMEOUT: '10',
+    PGAPPNAME: 'aetherlens-db',
+  };
+}
+
+/** Removes anything that looks like a password from text before it reaches a person. */
+export function redact(text: string, secrets: readonly (string | undefined)[] = []): string {
+  let out = text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/g, '$1***@');
+  for (const secret of secrets) if (secret && secret.length >= 3) out = out.split(secret).join('***');
+  return out;
+}
