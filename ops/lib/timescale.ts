@@ -1,0 +1,60 @@
+import type pg from 'pg';
+import { OpsError } from './errors.js';
+import type { Edition } from './migrations/files.js';
+
+/** The image production runs; named in every message that tells an operator what to install. */
+export const PRODUCTION_IMAGE = 'timescale/timescaledb:2.22.1-pg15';
+
+export interface TimescaleInfo {
+  /** Server version, e.g. "15.18". */
+  serverVersion: string;
+  serverMajor: number;
+  /** Version of the extension files on the server, if any. */
+  availableVersion?: string;
+  /** Version installed in this database, if any. */
+  installedVersion?: string;
+  /** Whether the library is in shared_preload_libraries (the GUCs exist only then). */
+  preloaded: boolean;
+  edition?: Edition;
+}
+
+/** Reads what the server offers without changing anything. */
+export async function inspectTimescale(client: pg.Client): Promise<TimescaleInfo> {
+  const { rows } = await client.query<{
+    server_version: string;
+    server_num: string;
+    available: string | null;
+    installed: string | null;
+    license: string | null;
+  }>(`SELECT current_setting('server_version') AS server_version,
+             current_setting('server_version_num') AS server_num,
+             (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS available,
+             (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS installed,
+             current_setting('timescaledb.license', true) AS license`);
+  const row = rows[0]!;
+  const license = row.license === 'timescale' || row.license === 'apache' ? row.license : undefined;
+  return {
+    serverVersion: row.server_version.split(' ')[0]!,
+    serverMajor: Math.floor(Number(row.server_num) / 10000),
+    ...(row.available ? { availableVersion: row.available } : {}),
+    ...(row.installed ? { installedVersion: row.installed } : {}),
+    preloaded: row.license !== null && row.license !== '',
+    ...(license ? { edition: license } : {}),
+  };
+}
+
+/** Refuses a server without a usable TimescaleDB, naming what to install. */
+export function assertTimescaleUsable(info: TimescaleInfo): void {
+  if (!info.availableVersion && !info.installedVersion) {
+    throw new OpsError('EXTENSION', `TimescaleDB is not installed on this PostgreSQL ${info.serverVersion} server: run the ${PRODUCTION_IMAGE} image (pulumi up) or install the timescaledb-2-postgresql-${info.serverMajor} package`);
+  }
+  if (!info.preloaded) {
+    throw new OpsError('EXTENSION', `TimescaleDB is installed but not loaded: add shared_preload_libraries = 'timescaledb' to postgresql.conf and restart the server`);
+  }
+}
+
+/** Refuses the Apache edition where community features are needed, before anything changes. */
+export function assertCommunityEdition(info: TimescaleInfo, what: string): void {
+  if (info.edition !== 'apache') return;
+  throw new OpsError('EDITION', `${what} needs the TimescaleDB community edition (compression, continuous aggregates, policies), but this server runs the Apache-2 edition (timescaledb.license = apache): use the ${PRODUCTION_IMAGE} image or Timescale's timescaledb-2-postgresql-${info.serverMajor} package; nothing was changed`);
+}
