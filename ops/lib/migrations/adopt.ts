@@ -8,9 +8,14 @@ import { ensureLedger, readLedger, recordMigration } from './ledger.js';
 import { withAdvisoryLock } from './lock.js';
 import { splitStatements } from './splitter.js';
 
-/** What a migration promises to leave behind, read from its parse tree. */
+/** What migrations promise to leave behind, read from their parse trees. */
 export interface Expectations {
-  relations: string[];
+  tables: string[];
+  /** Tables turned into hypertables by create_hypertable('name', ...). */
+  hypertables: string[];
+  indexes: string[];
+  /** Materialized views (continuous aggregates) and views. */
+  views: string[];
   /** [policy procedure, relation] pairs, from add_*_policy('relation', ...) calls. */
   policies: [string, string][];
 }
@@ -30,23 +35,42 @@ function walk(node: unknown, visit: (key: string, value: Record<string, unknown>
   }
 }
 
+const bare = (name: string) => name.replace(/^public\./, '');
+
+/** Reads the objects a migration file creates from its statements' parse trees. */
 export async function expectationsOf(sql: string): Promise<Expectations> {
-  const relations: string[] = [];
-  const policies: [string, string][] = [];
+  const e: Expectations = { tables: [], hypertables: [], indexes: [], views: [], policies: [] };
   for (const { node } of await splitStatements(sql)) {
     walk(node, (key, value) => {
       const rel = (v: unknown) => (v as { relname?: string } | undefined)?.relname;
-      if (key === 'CreateStmt' || key === 'ViewStmt') relations.push(rel(value.relation ?? value.view)!);
-      if (key === 'CreateTableAsStmt') relations.push(rel((value.into as { rel?: unknown })?.rel)!);
-      if (key === 'IndexStmt' && typeof value.idxname === 'string') relations.push(value.idxname);
+      if (key === 'CreateStmt' && rel(value.relation)) e.tables.push(rel(value.relation)!);
+      if (key === 'ViewStmt' && rel(value.view)) e.views.push(rel(value.view)!);
+      if (key === 'CreateTableAsStmt' && rel((value.into as { rel?: unknown })?.rel)) e.views.push(rel((value.into as { rel?: unknown }).rel)!);
+      if (key === 'IndexStmt' && typeof value.idxname === 'string') e.indexes.push(value.idxname);
       if (key === 'FuncCall') {
         const name = (value.funcname as { String?: { sval?: string } }[] | undefined)?.at(-1)?.String?.sval ?? '';
         const first = (value.args as { A_Const?: { sval?: { sval?: string } } }[] | undefined)?.[0]?.A_Const?.sval?.sval;
-        if (POLICY_PROCS[name] && first) policies.push([POLICY_PROCS[name]!, first.replace(/^public\./, '')]);
+        if (!first) return;
+        if (POLICY_PROCS[name]) e.policies.push([POLICY_PROCS[name]!, bare(first)]);
+        if (name === 'create_hypertable') e.hypertables.push(bare(first));
       }
     });
   }
-  return { relations: relations.filter(Boolean), policies };
+  return e;
+}
+
+/** The union of what a list of migration files promises. */
+export async function expectationsOfAll(sqls: readonly string[]): Promise<Expectations> {
+  const all: Expectations = { tables: [], hypertables: [], indexes: [], views: [], policies: [] };
+  for (const sql of sqls) {
+    const e = await expectationsOf(sql);
+    all.tables.push(...e.tables);
+    all.hypertables.push(...e.hypertables);
+    all.indexes.push(...e.indexes);
+    all.views.push(...e.views);
+    all.policies.push(...e.policies);
+  }
+  return all;
 }
 
 /**
@@ -65,7 +89,7 @@ export async function adopt(options: { connection: ConnectionInfo; to: number; m
     const missing: string[] = [];
     for (const file of files) {
       const expected = await expectationsOf(file.sql);
-      for (const relation of expected.relations) {
+      for (const relation of [...expected.tables, ...expected.indexes, ...expected.views]) {
         const { rows } = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [`public.${relation}`]);
         if (rows[0]?.t == null) missing.push(`${relation} (${file.fileName})`);
       }

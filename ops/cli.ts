@@ -1,0 +1,38 @@
+import { Command, CommanderError } from 'commander';
+import { isOpsError, redact } from './lib/index.js';
+import { migrateCommand } from './commands/migrate.js';
+import { statusCommand } from './commands/status.js';
+import { inventoryCommand } from './commands/inventory.js';
+import { adoptCommand } from './commands/adopt.js';
+
+const program = new Command('aetherlens-db')
+  .description('migrate, seed, back up, restore and drill the AetherLens TimescaleDB database')
+  .option('--debug', 'print stack traces for errors')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+for (const command of [migrateCommand, statusCommand, inventoryCommand, adoptCommand]) {
+  program.addCommand(command.exitOverride());
+}
+
+const debug = process.argv.includes('--debug');
+const secrets = [process.env.PGPASSWORD, process.env.AETHERLENS_ADMIN_PASSWORD];
+
+/** The one error boundary: operator errors print their message, bugs print in full. */
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Help and version are not errors; anything else commander rejects is bad usage (exit 2).
+    process.exitCode = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : 2;
+  } else if (isOpsError(error)) {
+    process.stderr.write(`error: ${redact(error.message, secrets)}\n`);
+    const excerpt = (error.details as { excerpt?: string } | undefined)?.excerpt;
+    if (excerpt) process.stderr.write(`${excerpt.replace(/^/gm, '    ')}\n`);
+    if (debug) process.stderr.write(`${redact(String(error.stack), secrets)}\n`);
+    process.exitCode = error.exitCode;
+  } else {
+    process.stderr.write(`internal error (a bug in aetherlens-db, please report it): ${redact(debug ? String((error as Error).stack) : String((error as Error).message ?? error), secrets)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,47 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { resolveSettings, consoleLogger, type Settings, type Logger } from '../lib/index.js';
+
+/** Options every command shares: where the database is and how to print. */
+export interface GlobalOptions {
+  container?: string;
+  embeddedDir?: string;
+  dir?: string;
+  migrationsDir?: string;
+  json?: boolean;
+  debug?: boolean;
+}
+
+export function withTargetOptions(command: Command): Command {
+  return command
+    .option('--container <name>', 'the Docker container that runs the database (or AETHERLENS_DB_CONTAINER)')
+    .option('--embedded-dir <dir>', 'data directory of the embedded database (or AETHERLENS_EMBEDDED_DIR)')
+    .option('--migrations-dir <dir>', 'folder holding versions/ and init/ (default: the bundled migrations)');
+}
+
+/** Settings resolved once from this command's flags and the environment. */
+export function settingsFrom(options: GlobalOptions): Settings {
+  return resolveSettings({
+    ...(options.container ? { container: options.container } : {}),
+    ...(options.embeddedDir ? { embeddedDir: options.embeddedDir } : {}),
+    ...(options.dir ? { dir: options.dir } : {}),
+    ...(options.migrationsDir ? { migrationsDir: options.migrationsDir } : {}),
+  });
+}
+
+export function loggerFor(_options: GlobalOptions): Logger {
+  return consoleLogger(process.stderr);
+}
+
+/** Prints data as JSON on stdout, or as the readable text `format` makes. */
+export function output<T>(options: GlobalOptions, data: T, format: (data: T) => string): void {
+  process.stdout.write(options.json ? `${JSON.stringify(data, null, 2)}\n` : `${format(data)}\n`);
+}
+
+/** Parses a positive integer flag or throws a usage error naming the flag. */
+export function parseVersion(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} takes a migration number such as 3`);
+    return n;
+  };
+}
