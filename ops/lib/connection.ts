@@ -81,7 +81,8 @@ export function libpqEnv(info: ConnectionInfo, database = info.database): Record
 
 /** Removes anything that looks like a password from text before it reaches a person. */
 export function redact(text: string, secrets: readonly (string | undefined)[] = []): string {
-  let out = text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/g, '$1***@');
+  // The placeholder in our own usage hints ("USER:PASSWORD@") is not a secret.
+  let out = text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)(?!PASSWORD@)[^@\s]*@/g, '$1***@');
   for (const secret of secrets) if (secret && secret.length >= 3) out = out.split(secret).join('***');
   return out;
 }

@@ -45,7 +45,7 @@ export async function inventory(options: { connection: ConnectionInfo; migration
   const files = await loadMigrations(options.migrationsDir);
   const promised = await expectationsOfAll(files.map((f) => f.sql));
   return withClient(options.connection, async (client) => {
-    const ts = await inspectTimescale(client);
+    const ts = await inspectTimescale(client, options.connection);
     const ledger = await readLedger(client);
     const applied = ledger.filter((r) => r.success).map((r) => r.version);
     const tables = (await client.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public'`)).rows.map((r) => r.t);

@@ -1,5 +1,7 @@
 import type pg from 'pg';
 import { OpsError } from './errors.js';
+import type { ConnectionInfo } from './connection.js';
+import { connect } from './pg.js';
 import type { Edition } from './migrations/files.js';
 
 /** The image production runs; named in every message that tells an operator what to install. */
@@ -19,28 +21,53 @@ export interface TimescaleInfo {
 }
 
 /** Reads what the server offers without changing anything. */
-export async function inspectTimescale(client: pg.Client): Promise<TimescaleInfo> {
+export async function inspectTimescale(client: pg.Client, connection?: ConnectionInfo): Promise<TimescaleInfo> {
   const { rows } = await client.query<{
     server_version: string;
     server_num: string;
     available: string | null;
     installed: string | null;
     license: string | null;
+    preloaded: boolean;
   }>(`SELECT current_setting('server_version') AS server_version,
              current_setting('server_version_num') AS server_num,
              (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS available,
              (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS installed,
-             current_setting('timescaledb.license', true) AS license`);
+             current_setting('timescaledb.license', true) AS license,
+             current_setting('shared_preload_libraries') ~ '(^|[ ,])timescaledb([ ,]|$)' AS preloaded`);
   const row = rows[0]!;
-  const license = row.license === 'timescale' || row.license === 'apache' ? row.license : undefined;
+  let license = row.license;
+  if (!license && row.preloaded && row.available && connection) license = await probeLicense(connection);
+  const edition = license === 'timescale' || license === 'apache' ? license : undefined;
   return {
     serverVersion: row.server_version.split(' ')[0]!,
     serverMajor: Math.floor(Number(row.server_num) / 10000),
     ...(row.available ? { availableVersion: row.available } : {}),
     ...(row.installed ? { installedVersion: row.installed } : {}),
-    preloaded: row.license !== null && row.license !== '',
-    ...(license ? { edition: license } : {}),
+    preloaded: row.preloaded,
+    ...(edition ? { edition } : {}),
   };
+}
+
+/**
+ * The edition's setting exists only once the versioned library is loaded, i.e. after CREATE
+ * EXTENSION: create it inside a transaction that is always rolled back, so nothing changes. It
+ * runs on its own session, because the loaded library stays behind and would make a later
+ * CREATE EXTENSION in the same session fail ("already loaded with another version").
+ */
+async function probeLicense(connection: ConnectionInfo): Promise<string | null> {
+  const client = await connect(connection);
+  await client.query('BEGIN');
+  try {
+    await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
+    const { rows } = await client.query<{ license: string | null }>(`SELECT current_setting('timescaledb.license', true) AS license`);
+    return rows[0]?.license ?? null;
+  } catch {
+    return null;
+  } finally {
+    await client.query('ROLLBACK').catch(() => {});
+    await client.end().catch(() => {});
+  }
 }
 
 /** Refuses a server without a usable TimescaleDB, naming what to install. */

@@ -84,7 +84,7 @@ export async function adopt(options: { connection: ConnectionInfo; to: number; m
   if (!files.some((f) => f.version === options.to)) throw new OpsError('USAGE', `--to ${options.to} is not a migration version`);
   const client = await connect(options.connection);
   try {
-    assertTimescaleUsable(await inspectTimescale(client));
+    assertTimescaleUsable(await inspectTimescale(client, options.connection));
     if ((await readLedger(client)).length > 0) throw new OpsError('USAGE', 'this database already has a migration ledger: nothing to adopt (use `aetherlens-db status`)');
     const missing: string[] = [];
     for (const file of files) {

@@ -136,7 +136,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   requireKnownTarget(files, options.to);
   const client = await connect(options.connection);
   try {
-    const timescale = await inspectTimescale(client);
+    const timescale = await inspectTimescale(client, options.connection);
     assertTimescaleUsable(timescale);
     if (await looksHandBuilt(client)) {
       throw new OpsError('MIGRATION', 'this database already has AetherLens tables but no migration ledger (built by the hand-run scripts?): run `aetherlens-db adopt --to VERSION` to record what it has, then migrate; nothing was changed');
@@ -199,7 +199,7 @@ export async function migrationStatus(options: { connection: ConnectionInfo; mig
   const files = await loadMigrations(options.migrationsDir);
   const client = await connect(options.connection);
   try {
-    const timescale = await inspectTimescale(client);
+    const timescale = await inspectTimescale(client, options.connection);
     const plan = planMigrations(files, await readLedger(client));
     return {
       head: plan.head,
