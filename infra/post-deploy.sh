@@ -1,0 +1,25 @@
+#!/bin/sh
+# The post-deploy step (infra/postDeploy.ts), run from the repository root once the container is
+# healthy: migrate, seed when AETHERLENS_SAMPLE_DATA=true, then print `status --json` on stdout, so
+# the applied migration head becomes a stack output.
+#
+# DATABASE_URL comes from the environment, never argv. The CLI writes progress to stderr and its
+# error as the last stderr line; on failure only that line is printed, so `pulumi up` fails with
+# the runner's own one-line message (and exit code: 1 operational, 2 configuration).
+set -u
+
+cli=bin/aetherlens-db.js
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+fail() {
+  last="$(grep -v '^[[:space:]]*$' "$log" | tail -n 1)"
+  echo "${last:-aetherlens-db $2 exited with status $1}" >&2
+  exit "$1"
+}
+
+node "$cli" migrate >/dev/null 2>"$log" || fail $? migrate
+if [ "${AETHERLENS_SAMPLE_DATA:-false}" = true ]; then
+  node "$cli" seed >/dev/null 2>"$log" || fail $? seed
+fi
+node "$cli" status --json 2>"$log" || fail $? status
