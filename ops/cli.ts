@@ -4,6 +4,8 @@ import { migrateCommand } from './commands/migrate.js';
 import { statusCommand } from './commands/status.js';
 import { inventoryCommand } from './commands/inventory.js';
 import { adoptCommand } from './commands/adopt.js';
+import { localCommand } from './commands/local.js';
+import { jobsCommand } from './commands/jobs.js';
 
 const program = new Command('aetherlens-db')
   .description('migrate, seed, back up, restore and drill the AetherLens TimescaleDB database')
@@ -11,9 +13,23 @@ const program = new Command('aetherlens-db')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const command of [migrateCommand, statusCommand, inventoryCommand, adoptCommand]) {
-  program.addCommand(command.exitOverride());
+const commands = [
+  migrateCommand,
+  statusCommand,
+  inventoryCommand,
+  adoptCommand,
+  localCommand,
+  jobsCommand,
+];
+for (const command of commands) {
+  program.addCommand(command);
 }
+// Every (sub)command reports usage errors to our boundary instead of exiting on its own.
+const exitOverrideAll = (command: Command): void => {
+  command.exitOverride();
+  command.commands.forEach(exitOverrideAll);
+};
+exitOverrideAll(program);
 
 const debug = process.argv.includes('--debug');
 const secrets = [process.env.PGPASSWORD, process.env.AETHERLENS_ADMIN_PASSWORD];

@@ -10,3 +10,6 @@ export { adopt } from './migrations/adopt.js';
 export { loadMigrations, migrationSetChecksum, DEFAULT_MIGRATIONS_DIR } from './migrations/files.js';
 export { inventory, type Inventory } from './inventory.js';
 export { inspectTimescale, PRODUCTION_IMAGE } from './timescale.js';
+export { serveEmbedded, embeddedStatus, stopEmbedded, DEFAULT_SERVE_PORT } from './embedded/serve.js';
+export { runDueJobs, type JobRun } from './embedded/jobs.js';
+export { openEmbeddedEngine, checkDataDir, ENGINE_ID } from './embedded/engine.js';

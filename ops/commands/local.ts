@@ -1,0 +1,69 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { OpsError, embeddedStatus, serveEmbedded, stopEmbedded, migrationStatus, openTarget, DEFAULT_SERVE_PORT } from '../lib/index.js';
+import { output, settingsFrom, type GlobalOptions } from './context.js';
+
+function embeddedDirOf(options: GlobalOptions): string {
+  const settings = settingsFrom(options);
+  if (settings.target.kind !== 'embedded') throw new OpsError('CONFIG', '`local` commands work on the embedded database: unset DATABASE_URL / AETHERLENS_DB_CONTAINER');
+  return settings.target.dataDir;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError('--port takes a number from 1 to 65535');
+  return port;
+}
+
+const serve = new Command('serve')
+  .description('keep the embedded database up on 127.0.0.1, for psql and the other commands')
+  .option('--embedded-dir <dir>', 'data directory (or AETHERLENS_EMBEDDED_DIR)')
+  .option('--port <port>', `port on 127.0.0.1 (default ${DEFAULT_SERVE_PORT})`, parsePort)
+  .action(async (options: GlobalOptions & { port?: number }) => {
+    const served = await serveEmbedded({ dataDir: embeddedDirOf(options), ...(options.port ? { port: options.port } : {}) });
+    process.stdout.write(`embedded TimescaleDB serving ${served.engine.dataDir} on 127.0.0.1:${served.engine.info.port} (one connection at a time)\nconnect: ${served.psql}\nstop: Ctrl-C or aetherlens-db local stop\n`);
+    // A clean shutdown closes the engine so the data directory is consistent on the next open.
+    const signal = await new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+    await served.stop();
+    process.stderr.write(`stopped on ${signal}\n`);
+  });
+
+const status = new Command('status')
+  .description('whether the embedded database is up, where, its size and migration head')
+  .option('--embedded-dir <dir>', 'data directory (or AETHERLENS_EMBEDDED_DIR)')
+  .option('--json', 'print as JSON')
+  .action(async (options: GlobalOptions) => {
+    const dataDir = embeddedDirOf(options);
+    const state = await embeddedStatus(dataDir);
+    let head: number | null = null;
+    if (state.running || state.exists) {
+      const target = await openTarget({ kind: 'embedded', dataDir }, { command: 'local status' });
+      try {
+        head = (await migrationStatus({ connection: target.connection })).head;
+      } finally {
+        await target.close();
+      }
+    }
+    output(options, { ...state, head }, (s) =>
+      [
+        s.running ? `up: pid ${s.owner?.pid} serves 127.0.0.1:${String(s.owner?.port)} since ${s.owner?.since}` : 'down',
+        `data: ${s.dataDir} (${(s.sizeBytes / 1024 / 1024).toFixed(1)} MiB)`,
+        `migration head: ${s.head ?? 'none'}`,
+      ].join('\n'));
+  });
+
+const stop = new Command('stop')
+  .description('stop a running `local serve` cleanly')
+  .option('--embedded-dir <dir>', 'data directory (or AETHERLENS_EMBEDDED_DIR)')
+  .action(async (options: GlobalOptions) => {
+    const owner = await stopEmbedded(embeddedDirOf(options));
+    process.stdout.write(owner ? `stopped pid ${owner.pid}\n` : 'not running\n');
+  });
+
+export const localCommand = new Command('local')
+  .description('the embedded database: serve, status, stop')
+  .addCommand(serve)
+  .addCommand(status)
+  .addCommand(stop);
