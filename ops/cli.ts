@@ -31,6 +31,10 @@ const exitOverrideAll = (command: Command): void => {
 };
 exitOverrideAll(program);
 
+function isDatabaseError(error: unknown): error is Error & { code: string; severity: string; hint?: string } {
+  return error instanceof Error && typeof (error as { severity?: unknown }).severity === 'string' && typeof (error as { code?: unknown }).code === 'string';
+}
+
 const debug = process.argv.includes('--debug');
 const secrets = [process.env.PGPASSWORD, process.env.AETHERLENS_ADMIN_PASSWORD];
 
@@ -47,6 +51,11 @@ try {
     if (excerpt) process.stderr.write(`${excerpt.replace(/^/gm, '    ')}\n`);
     if (debug) process.stderr.write(`${redact(String(error.stack), secrets)}\n`);
     process.exitCode = error.exitCode;
+  } else if (isDatabaseError(error)) {
+    // A server-side error outside the paths that translate their own: operational, not a bug.
+    process.stderr.write(`error: the database refused an operation: ${redact(error.message, secrets)}${error.hint ? ` (hint: ${error.hint})` : ''}\n`);
+    if (debug) process.stderr.write(`${redact(String(error.stack), secrets)}\n`);
+    process.exitCode = 1;
   } else {
     process.stderr.write(`internal error (a bug in aetherlens-db, please report it): ${redact(debug ? String((error as Error).stack) : String((error as Error).message ?? error), secrets)}\n`);
     process.exitCode = 1;

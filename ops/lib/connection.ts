@@ -9,6 +9,8 @@ export interface ConnectionInfo {
   database: string;
   /** libpq sslmode when the URL asks for one. */
   sslmode?: string;
+  /** The embedded engine: one shared session, TimescaleDB loaded with LOAD, not preloaded. */
+  singleSession?: boolean;
 }
 
 const SCHEMES = new Set(['postgres:', 'postgresql:']);

@@ -37,14 +37,20 @@ export async function inspectTimescale(client: pg.Client, connection?: Connectio
              current_setting('shared_preload_libraries') ~ '(^|[ ,])timescaledb([ ,]|$)' AS preloaded`);
   const row = rows[0]!;
   let license = row.license;
-  if (!license && row.preloaded && row.available && connection) license = await probeLicense(connection);
+  const loaded = row.preloaded || Boolean(row.license) || connection?.singleSession === true;
+  // The embedded engine creates the extension when it opens, so it never needs the probe (and
+  // could not run one: a second connection would wait for this one).
+  if (!license && loaded && row.available && connection && !connection.singleSession) {
+    license = await withProbeClient(connection, probeLicenseIn);
+  }
   const edition = license === 'timescale' || license === 'apache' ? license : undefined;
   return {
     serverVersion: row.server_version.split(' ')[0]!,
     serverMajor: Math.floor(Number(row.server_num) / 10000),
     ...(row.available ? { availableVersion: row.available } : {}),
     ...(row.installed ? { installedVersion: row.installed } : {}),
-    preloaded: row.preloaded,
+    // The embedded engine loads the library with LOAD instead of shared_preload_libraries.
+    preloaded: loaded,
     ...(edition ? { edition } : {}),
   };
 }
@@ -55,8 +61,16 @@ export async function inspectTimescale(client: pg.Client, connection?: Connectio
  * runs on its own session, because the loaded library stays behind and would make a later
  * CREATE EXTENSION in the same session fail ("already loaded with another version").
  */
-async function probeLicense(connection: ConnectionInfo): Promise<string | null> {
+async function withProbeClient<T>(connection: ConnectionInfo, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = await connect(connection);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function probeLicenseIn(client: pg.Client): Promise<string | null> {
   await client.query('BEGIN');
   try {
     await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
@@ -66,7 +80,6 @@ async function probeLicense(connection: ConnectionInfo): Promise<string | null> 
     return null;
   } finally {
     await client.query('ROLLBACK').catch(() => {});
-    await client.end().catch(() => {});
   }
 }
 

@@ -86,7 +86,10 @@ export async function openEmbeddedEngine(options: { dataDir: string; port?: numb
     throw new OpsError('ENGINE', `the embedded engine could not open ${paths.pgdata}: ${(error as Error).message}; the directory was not modified by aetherlens-db`, { cause: error });
   }
   // Without LOAD after a reopen, reads silently skip compressed chunks and hypertable inserts fail.
+  // CREATE EXTENSION must come next in this (the only) session: once anything has touched the
+  // loaded library, TimescaleDB refuses to create the extension in that session.
   await db.exec(`LOAD 'timescaledb'`);
+  await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
   if (state === 'new') {
     const stamp: EngineStamp = { engine: ENGINE_ID, pgMajor: ENGINE_PG_MAJOR, createdAt: new Date().toISOString() };
     await writeFile(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`, { mode: 0o600 });
@@ -103,7 +106,7 @@ export async function openEmbeddedEngine(options: { dataDir: string; port?: numb
   const database = (await db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]?.d ?? 'postgres';
   let closed = false;
   return {
-    info: { host, port: servedPort, user: 'postgres', database },
+    info: { host, port: servedPort, user: 'postgres', database, singleSession: true },
     db,
     dataDir: paths.root,
     async close() {

@@ -20,7 +20,7 @@ export async function openEmbeddedTarget(options: { dataDir: string; command: st
     return {
       kind: 'embedded',
       label: `embedded ${paths.root} (served by pid ${holder.pid} on 127.0.0.1:${holder.port})`,
-      connection: { host: '127.0.0.1', port: holder.port, user: 'postgres', database: String(holder.database ?? 'template1') },
+      connection: { host: '127.0.0.1', port: holder.port, user: 'postgres', database: String(holder.database ?? 'template1'), singleSession: true },
       close: async () => {},
     };
   }
