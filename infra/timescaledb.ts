@@ -91,7 +91,12 @@ export class TimescaleDb extends pulumi.ComponentResource {
     );
 
     // A user-defined bridge, not `internal`: internal networks cannot publish ports to the host.
-    const network = new docker.Network(`${name}-net`, { name: args.networkName, driver: 'bridge', labels: labelList }, { parent: this });
+    // Named resources cannot exist twice, so a replacement deletes the old one first.
+    const network = new docker.Network(
+      `${name}-net`,
+      { name: args.networkName, driver: 'bridge', labels: labelList },
+      { parent: this, deleteBeforeReplace: true },
+    );
 
     const settings = serverSettings(args.memoryMb, args.cpus, args.extraSettings);
     const uploads = pulumi.output(args.password).apply((password) => [
@@ -145,7 +150,9 @@ export class TimescaleDb extends pulumi.ComponentResource {
         logOpts: { 'max-size': '10m', 'max-file': '3' },
         labels: labelList,
       },
-      { parent: this },
+      // Same name and host port: the old container must be gone (stopped cleanly, see
+      // destroyGraceSeconds) before its replacement is created.
+      { parent: this, deleteBeforeReplace: true },
     );
 
     this.containerId = this.container.id;

@@ -74,6 +74,11 @@ describe('the default stack (512 MB, 1 CPU, password given as a secret)', () => 
     expect(container).toMatchObject({ name: 'aetherlens-timescaledb', restart: 'unless-stopped', memory: 512, cpus: '1' });
   });
 
+  it('replaces the named container and network by deleting the old one first', () => {
+    expect(recorder.one(':Container').deleteBeforeReplace).toBe(true);
+    expect(recorder.one(':Network').deleteBeforeReplace).toBe(true);
+  });
+
   it('checks health with pg_isready against the real database and user, and waits for it', () => {
     expect(container.healthcheck).toEqual({
       tests: ['CMD', 'pg_isready', '-h', '127.0.0.1', '-p', '5432', '-U', 'aetherlens', '-d', 'aetherlens'],

@@ -26,6 +26,7 @@ export interface Registered {
   /** Resource options as sent to the engine. */
   protect: boolean;
   retainOnDelete: boolean;
+  deleteBeforeReplace: boolean;
 }
 
 export interface Recorder {
@@ -46,18 +47,19 @@ interface RegisterRequest {
   getDependenciesList(): string[];
   getProtect(): boolean | undefined;
   getRetainondelete(): boolean | undefined;
+  getDeletebeforereplace(): boolean | undefined;
 }
 
 /** Sets the mocks for project `aetherlens-db`, stack `test`, not a preview. */
 export function installMocks(project = 'aetherlens-db', stack = 'test'): Recorder {
   const resources: Registered[] = [];
-  const pending: { type: string; name: string; dependencies: string[]; protect: boolean; retainOnDelete: boolean }[] = [];
+  const pending: { type: string; name: string; dependencies: string[]; protect: boolean; retainOnDelete: boolean; deleteBeforeReplace: boolean }[] = [];
 
   void pulumi.runtime.setMocks(
     {
       newResource(args: pulumi.runtime.MockResourceArgs) {
         const index = pending.findIndex((d) => d.type === args.type && d.name === args.name);
-        const request = index >= 0 ? pending.splice(index, 1)[0]! : { dependencies: [], protect: false, retainOnDelete: false };
+        const request = index >= 0 ? pending.splice(index, 1)[0]! : { dependencies: [], protect: false, retainOnDelete: false, deleteBeforeReplace: false };
         resources.push({
           type: args.type,
           name: args.name,
@@ -66,6 +68,7 @@ export function installMocks(project = 'aetherlens-db', stack = 'test'): Recorde
           dependencies: request.dependencies,
           protect: request.protect,
           retainOnDelete: request.retainOnDelete,
+          deleteBeforeReplace: request.deleteBeforeReplace,
         });
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type.endsWith(':RemoteImage')) Object.assign(state, { imageId: `sha256:${'b'.repeat(64)}`, repoDigest: MOCK_REPO_DIGEST });
@@ -92,6 +95,7 @@ export function installMocks(project = 'aetherlens-db', stack = 'test'): Recorde
       dependencies: req.getDependenciesList(),
       protect: req.getProtect() === true,
       retainOnDelete: req.getRetainondelete() === true,
+      deleteBeforeReplace: req.getDeletebeforereplace() === true,
     });
     register(req, (err, response) => {
       const registered = resources.find((r) => r.type === req.getType() && r.name === req.getName() && r.urn === '');
