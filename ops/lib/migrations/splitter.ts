@@ -1,4 +1,4 @@
-import { parse, scan } from '@pgsql/parser';
+import { parse } from '@pgsql/parser';
 
 /** One SQL statement of a file, with where it starts so errors can point at the right line. */
 export interface Statement {
@@ -23,13 +23,6 @@ export class SqlSyntaxError extends Error {
   }
 }
 
-/** The scanner reports UTF-8 byte offsets; strings index UTF-16 code units. */
-function byteToCharOffsets(text: string): (byteOffset: number) => number {
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length === text.length) return (b) => b;
-  return (b) => bytes.subarray(0, b).toString('utf8').length;
-}
-
 export function lineAt(text: string, offset: number): { line: number; column: number; lineText: string } {
   const before = text.slice(0, offset);
   const line = before.split('\n').length;
@@ -38,44 +31,62 @@ export function lineAt(text: string, offset: number): { line: number; column: nu
   return { line, column: offset - lineStart + 1, lineText: text.slice(lineStart, lineEnd === -1 ? undefined : lineEnd) };
 }
 
+/** Skips whitespace and comments: a statement's location includes what precedes its first token. */
+function firstTokenOffset(text: string, from: number, to: number): number {
+  let i = from;
+  while (i < to) {
+    if (/\s/.test(text[i]!)) i++;
+    else if (text.startsWith('--', i)) i = text.indexOf('\n', i) === -1 ? to : text.indexOf('\n', i) + 1;
+    else if (text.startsWith('/*', i)) i = text.indexOf('*/', i) === -1 ? to : text.indexOf('*/', i) + 2;
+    else break;
+  }
+  return i;
+}
+
+type ParseTree = { stmts?: { stmt: Record<string, unknown>; stmt_location?: number; stmt_len?: number }[] };
+
 /**
- * Splits a file into statements with PostgreSQL's own scanner (dollar quotes, comments and
- * string literals are tokens, so a ';' inside them never splits), then parses each statement
- * with PostgreSQL's own grammar. Throws SqlSyntaxError with the line of the first bad statement.
+ * Finds the statement a syntax error is in: the longest prefix ending at a ';' that parses holds
+ * only good statements, so the bad one starts right after it. Runs only on the error path.
+ */
+async function locateSyntaxError(text: string, message: string): Promise<SqlSyntaxError> {
+  let goodUntil = 0;
+  for (let i = text.indexOf(';'); i !== -1; i = text.indexOf(';', i + 1)) {
+    try {
+      await parse(text.slice(0, i + 1));
+      goodUntil = i + 1;
+    } catch {
+      // Not a statement boundary (inside a string or dollar quote), or past the error.
+    }
+  }
+  const start = firstTokenOffset(text, goodUntil, text.length);
+  const near = /at or near "(.*)"$/.exec(message)?.[1];
+  const at = near === undefined ? -1 : text.indexOf(near, start);
+  const where = lineAt(text, at === -1 ? start : at);
+  return new SqlSyntaxError(message, where.line, where.column, where.lineText);
+}
+
+/**
+ * Splits a file into statements with PostgreSQL's own grammar (libpg_query compiled to
+ * WebAssembly): dollar quotes, comments and string literals are understood, never split.
+ * Throws SqlSyntaxError with the line of the first bad statement.
  */
 export async function splitStatements(text: string): Promise<Statement[]> {
-  const toChar = byteToCharOffsets(text);
-  const { tokens } = (await scan(text)) as { tokens: { start: number; end: number; text: string; tokenName: string }[] };
-  const pieces: { start: number; end: number }[] = [];
-  let start: number | undefined;
-  for (const token of tokens) {
-    if (token.tokenName === 'SQL_COMMENT' || token.tokenName === 'C_COMMENT') continue;
-    if (token.text === ';') {
-      if (start !== undefined) pieces.push({ start, end: toChar(token.end) });
-      start = undefined;
-    } else if (start === undefined) start = toChar(token.start);
+  let tree: ParseTree;
+  try {
+    tree = (await parse(text)) as ParseTree;
+  } catch (error) {
+    throw await locateSyntaxError(text, (error as Error).message);
   }
-  if (start !== undefined) pieces.push({ start, end: text.length });
-
-  const statements: Statement[] = [];
-  for (const piece of pieces) {
-    const sql = text.slice(piece.start, piece.end);
-    let tree: { stmts?: { stmt: Record<string, unknown> }[] };
-    try {
-      tree = (await parse(sql)) as typeof tree;
-    } catch (error) {
-      const message = (error as Error).message;
-      // Point at the token the parser named ("at or near X"), else at the statement's start.
-      const near = /at or near "(.*)"$/.exec(message)?.[1];
-      const inStatement = near === undefined ? -1 : sql.indexOf(near);
-      const where = lineAt(text, piece.start + Math.max(inStatement, 0));
-      throw new SqlSyntaxError(message, where.line, where.column, where.lineText);
-    }
-    const node = tree.stmts?.[0]?.stmt;
-    if (!node) continue;
-    statements.push({ sql, line: lineAt(text, piece.start).line, offset: piece.start, node });
-  }
-  return statements;
+  // Locations are UTF-8 byte offsets; strings index UTF-16 code units.
+  const bytes = Buffer.from(text, 'utf8');
+  const toChar = bytes.length === text.length ? (b: number) => b : (b: number) => bytes.subarray(0, b).toString('utf8').length;
+  return (tree.stmts ?? []).map((entry) => {
+    const from = toChar(entry.stmt_location ?? 0);
+    const to = entry.stmt_len ? toChar((entry.stmt_location ?? 0) + entry.stmt_len) : text.length;
+    const offset = firstTokenOffset(text, from, to);
+    return { sql: text.slice(offset, to).trimEnd(), line: lineAt(text, offset).line, offset, node: entry.stmt };
+  });
 }
 
 /**

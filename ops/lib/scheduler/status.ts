@@ -1,0 +1,122 @@
+import { readFile } from 'node:fs/promises';
+import { OpsError } from '../errors.js';
+import { writeFileAtomic } from './atomicFile.js';
+import type { VerifiedBackup } from './steps.js';
+
+export type StepName = 'backup' | 'drill' | 'rotate' | 'jobs';
+export type Verdict = 'ok' | 'failed' | 'aborted';
+/** Why a run started: its cron tick, start-up catch-up, a slot DST skipped, or ticks missed while suspended. */
+export type Trigger = 'schedule' | 'catch-up' | 'dst-gap' | 'missed';
+
+export interface StepRecord {
+  step: StepName;
+  startedAt: string;
+  seconds: number;
+  verdict: Verdict;
+  error?: string;
+  backup?: string;
+  /** Backup step: when the backup's snapshot was taken. */
+  createdAt?: string;
+  bytes?: number;
+  restoreSeconds?: number;
+  mismatches?: number;
+  deleted?: number;
+  jobsRan?: number;
+}
+
+/** One run of the backup chain (backup, drill, rotate) or of the policy jobs. */
+export interface RunRecord {
+  id: string;
+  kind: 'backup' | 'jobs';
+  trigger: Trigger;
+  startedAt: string;
+  finishedAt: string;
+  seconds: number;
+  verdict: Verdict;
+  steps: StepRecord[];
+}
+
+/** The status file: what `status --backups`, monitoring and the .prom file read. */
+export interface SchedulerStatus {
+  format: 1;
+  target: string;
+  backupDir: string;
+  scheduler: { pid: number; host: string; startedAt: string; state: 'running' | 'stopped'; updatedAt: string };
+  schedule: { backupCron: string; timezone: string; jobsCron: string | null; intervalSeconds: number; maxBackupAgeSeconds: number };
+  /** The last backup chain, whatever its verdict. */
+  lastAttempt?: RunRecord;
+  /** The last chain that went through completely. */
+  lastSuccess?: { at: string; backup: string; bytes: number; seconds: number };
+  /** The last backup written (its drill may still have failed): time, size, duration. */
+  lastBackup?: { at: string; backup: string; createdAt: string; bytes: number; seconds: number };
+  /** The newest backup that passed a drill: the one you could restore. */
+  lastVerified?: VerifiedBackup;
+  lastDrill?: { at: string; backup: string; ok: boolean; restoreSeconds: number; mismatches: number };
+  lastJobs?: RunRecord;
+  lastError?: { at: string; step: StepName; message: string };
+  nextRuns: { backup: Array<{ at: string; reason: string }>; jobs: string[] };
+  counters: { runs: number; failures: Record<StepName, number>; fingerprintMismatches: number };
+}
+
+export function zeroCounters(): SchedulerStatus['counters'] {
+  return { runs: 0, failures: { backup: 0, drill: 0, rotate: 0, jobs: 0 }, fingerprintMismatches: 0 };
+}
+
+/**
+ * Folds a finished run into the status: last attempt, success, backup, drill, error and the
+ * counters (which survive restarts, so the .prom counters never go backwards).
+ */
+export function applyRun(status: SchedulerStatus, run: RunRecord): SchedulerStatus {
+  const next: SchedulerStatus = { ...status, counters: { ...status.counters, failures: { ...status.counters.failures } } };
+  if (run.kind === 'jobs') next.lastJobs = run;
+  else {
+    next.lastAttempt = run;
+    next.counters.runs += 1;
+  }
+  for (const step of run.steps) {
+    if (step.verdict === 'failed') {
+      next.counters.failures[step.step] += 1;
+      next.lastError = { at: run.finishedAt, step: step.step, message: step.error ?? 'failed' };
+    }
+    if (step.step === 'backup' && step.verdict === 'ok' && step.backup) {
+      next.lastBackup = { at: run.startedAt, backup: step.backup, createdAt: step.createdAt ?? run.startedAt, bytes: step.bytes ?? 0, seconds: step.seconds };
+    }
+    if (step.step === 'drill' && step.verdict !== 'aborted' && step.backup) {
+      const mismatches = step.mismatches ?? 0;
+      next.lastDrill = { at: step.startedAt, backup: step.backup, ok: step.verdict === 'ok', restoreSeconds: step.restoreSeconds ?? 0, mismatches };
+      if (mismatches > 0) next.counters.fingerprintMismatches += 1;
+      const made = run.steps.find((s) => s.step === 'backup' && s.backup === step.backup);
+      if (step.verdict === 'ok' && made) {
+        const verifiedAt = new Date(Date.parse(step.startedAt) + step.seconds * 1000).toISOString();
+        next.lastVerified = { name: step.backup, createdAt: made.createdAt ?? made.startedAt, verifiedAt, ...(made.bytes !== undefined ? { bytes: made.bytes } : {}), restoreSeconds: step.restoreSeconds ?? 0 };
+      }
+    }
+  }
+  if (run.kind === 'backup' && run.verdict === 'ok' && next.lastBackup) {
+    next.lastSuccess = { at: run.finishedAt, backup: next.lastBackup.backup, bytes: next.lastBackup.bytes, seconds: next.lastBackup.seconds };
+  }
+  return next;
+}
+
+/** Reads a status file; undefined when there is none, an error naming the file when it is unreadable. */
+export async function readStatusFile(path: string): Promise<SchedulerStatus | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new OpsError('NOT_FOUND', `cannot read the scheduler status ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  try {
+    const data = JSON.parse(text) as SchedulerStatus;
+    if (data.format !== 1) throw new Error(`format ${String(data.format)}`);
+    return data;
+  } catch (error) {
+    throw new OpsError('NOT_FOUND', `the scheduler status ${path} is not a status file this version reads (${(error as Error).message}): delete it, the scheduler writes a new one after its next run`);
+  }
+}
+
+/** Writes the status file atomically (readers never see half of it); 0644: it holds no secret. */
+export async function writeStatusFile(path: string, status: SchedulerStatus): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(status, null, 2)}\n`, 0o644);
+}
