@@ -135,10 +135,12 @@ export class TimescaleDb extends pulumi.ComponentResource {
           // Over TCP on purpose: while the entrypoint runs the init scripts its temporary server
           // listens on the Unix socket only, so this stays unhealthy until the real server is up.
           tests: ['CMD', 'pg_isready', '-h', '127.0.0.1', '-p', String(POSTGRES_PORT), '-U', args.user, '-d', args.database],
+          // Durations in Go's notation, as the provider reads them back (60s would return as
+          // 1m0s and show a diff on every refresh).
           interval: '10s',
           timeout: '5s',
           retries: 6,
-          startPeriod: '60s',
+          startPeriod: '1m0s',
         },
         wait: true,
         // First start runs initdb and the init scripts before the health check can pass.

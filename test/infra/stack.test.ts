@@ -85,7 +85,7 @@ describe('the default stack (512 MB, 1 CPU, password given as a secret)', () => 
       interval: '10s',
       timeout: '5s',
       retries: 6,
-      startPeriod: '60s',
+      startPeriod: '1m0s',
     });
     expect(container).toMatchObject({ wait: true, waitTimeout: 180, stopTimeout: 60, destroyGraceSeconds: 60 });
   });
