@@ -57,10 +57,12 @@ export async function inventory(options: { connection: ConnectionInfo; migration
              JOIN timescaledb_information.hypertables h USING (hypertable_schema, hypertable_name)
             WHERE d.hypertable_schema = 'public' AND d.dimension_number = 1`)).rows
       : [];
-    const indexRows = (await client.query<{ name: string; valid: boolean; prefixed: boolean }>(
-      `SELECT i.relname AS name, x.indisvalid AND x.indisready AS valid, i.relname LIKE 'idx\\_%' AS prefixed
-         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
-         JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = 'public'`)).rows;
+    // Indexes on continuous aggregates live on their materialization tables in TimescaleDB's
+    // internal schema: those are found by name; everything else is checked in public.
+    const indexRows = (await client.query<{ name: string; valid: boolean }>(
+      `SELECT i.relname AS name, x.indisvalid AND x.indisready AS valid
+         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace n ON n.oid = i.relnamespace
+        WHERE n.nspname = 'public' OR i.relname = ANY($1::text[])`, [promised.indexes])).rows;
     const caggs = ts.installedVersion
       ? (await client.query<{ v: string }>(`SELECT view_name AS v FROM timescaledb_information.continuous_aggregates WHERE view_schema = 'public'`)).rows.map((r) => r.v)
       : [];
