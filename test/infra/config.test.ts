@@ -7,6 +7,7 @@ import { installMocks, valueOf } from './support/mocks.js';
 
 installMocks();
 const { CONFIG_DEFAULTS, parseSettings } = await import('../../infra/config.js');
+const { PRODUCTION_IMAGE } = await import('../../ops/lib/timescale.js');
 
 const ROOT = new URL('../../', import.meta.url);
 // js-yaml comes with @pulumi/pulumi (which parses Pulumi.yaml with it); resolved from there.
@@ -24,6 +25,10 @@ function errorFor(raw: Record<string, string>): string {
 }
 
 describe('parseSettings', () => {
+  it('deploys the image the CLI names as production', () => {
+    expect(CONFIG_DEFAULTS.image).toBe(PRODUCTION_IMAGE);
+  });
+
   it('gives the documented defaults for an empty stack', () => {
     const settings = parseSettings({}, 'aetherlens-db');
     expect(settings).toEqual({
