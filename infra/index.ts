@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import * as pulumi from '@pulumi/pulumi';
-import { DEFAULT_MIGRATIONS_DIR, loadInitScripts, migrationSetChecksum } from '../ops/lib/migrations/files.js';
+import { DEFAULT_MIGRATIONS_DIR, loadInitScripts, migrationSetChecksum } from '../ops/lib/index.js';
 import { readSettings } from './config.js';
 import { declareStack } from './stack.js';
 

@@ -17,7 +17,8 @@ export interface LockOwner {
 /** A holder that stops refreshing its lock for this long is considered dead (proper-lockfile). */
 const STALE_MS = 5_000;
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists on this host (EPERM: it exists, owned by another user). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -75,7 +76,7 @@ export async function acquireLock(
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw new OpsError('LOCK_HELD', `cannot create the lock ${path}.lock: ${(error as Error).message}`, { cause: error });
     const holder = await readLockOwner(path);
-    const deadHere = holder && holder.host === hostname() && !isAlive(holder.pid);
+    const deadHere = holder && holder.host === hostname() && !isProcessAlive(holder.pid);
     if (!deadHere) throw new OpsError('LOCK_HELD', options.describe(holder ?? { pid: 0, host: '?', since: 'unknown', command: '?' }));
     // The holder died without unlocking: wait until the lock is stale, then take it over.
     release = await lockfile.lock(path, { realpath: false, stale: STALE_MS, update: STALE_MS / 2, retries: { retries: 20, minTimeout: 500, maxTimeout: 500 }, onCompromised: () => {} });

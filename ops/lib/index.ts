@@ -7,7 +7,7 @@ export { openTarget, withTarget } from './targets/open.js';
 export type { Target, TargetKind } from './targets/types.js';
 export { migrate, migrationStatus, type MigrateOptions, type MigrateResult, type StatusResult } from './migrations/runner.js';
 export { adopt } from './migrations/adopt.js';
-export { loadMigrations, migrationSetChecksum, DEFAULT_MIGRATIONS_DIR } from './migrations/files.js';
+export { loadMigrations, loadInitScripts, migrationSetChecksum, DEFAULT_MIGRATIONS_DIR } from './migrations/files.js';
 export { inventory, type Inventory } from './inventory.js';
 export { inspectTimescale, PRODUCTION_IMAGE } from './timescale.js';
 export { serveEmbedded, embeddedStatus, stopEmbedded, DEFAULT_SERVE_PORT } from './embedded/serve.js';

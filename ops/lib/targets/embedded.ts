@@ -1,5 +1,6 @@
 import { OpsError } from '../errors.js';
-import { acquireLock, lockHolder, type LockOwner } from '../fileLock.js';
+import { hostname } from 'node:os';
+import { acquireLock, isProcessAlive, lockHolder, type LockOwner } from '../fileLock.js';
 import { embeddedPaths, openEmbeddedEngine } from '../embedded/engine.js';
 import type { Target } from './types.js';
 
@@ -16,7 +17,9 @@ export function describeServeOwner(dataDir: string) {
 export async function openEmbeddedTarget(options: { dataDir: string; command: string; port?: number; requireOwnership?: boolean }): Promise<Target> {
   const paths = embeddedPaths(options.dataDir);
   const holder = await lockHolder(paths.lock);
-  if (holder && typeof holder.port === 'number' && !options.requireOwnership) {
+  // A holder killed with -9 leaves its lock until it goes stale: don't attach to its dead port.
+  const holderAlive = holder !== undefined && (holder.host !== hostname() || isProcessAlive(holder.pid));
+  if (holder && holderAlive && typeof holder.port === 'number' && !options.requireOwnership) {
     return {
       kind: 'embedded',
       label: `embedded ${paths.root} (served by pid ${holder.pid} on 127.0.0.1:${holder.port})`,
@@ -24,7 +27,7 @@ export async function openEmbeddedTarget(options: { dataDir: string; command: st
       close: async () => {},
     };
   }
-  if (holder) throw new OpsError('LOCK_HELD', describeServeOwner(paths.root)(holder));
+  if (holder && holderAlive) throw new OpsError('LOCK_HELD', describeServeOwner(paths.root)(holder));
   const lock = await acquireLock(paths.lock, { command: options.command, describe: describeServeOwner(paths.root) });
   try {
     const engine = await openEmbeddedEngine({ dataDir: paths.root, ...(options.port !== undefined ? { port: options.port } : {}) });
