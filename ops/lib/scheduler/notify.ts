@@ -57,7 +57,9 @@ export function createNotifier(options: NotifierOptions): Notifier {
 
   const send = async (what: string, url: string, init: RequestInit): Promise<void> => {
     let last = '';
+    let attempts = 0;
     for (let attempt = 0; attempt <= options.retries && !stop.signal.aborted; attempt++) {
+      attempts += 1;
       if (attempt > 0) await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)).unref());
       try {
         const response = await fetch(url, { ...init, redirect: 'follow', signal: AbortSignal.any([AbortSignal.timeout(options.timeoutMs), stop.signal]) });
@@ -70,7 +72,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
         last = e.name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : e.name === 'AbortError' ? 'cancelled at shutdown' : ((e.cause as Error | undefined)?.message ?? e.message);
       }
     }
-    options.logger.warn('signal.failed', { event: 'signal.failed', signal: what, to: safeUrl(url), error: last, attempts: options.retries + 1 });
+    options.logger.warn('signal.failed', { event: 'signal.failed', signal: what, to: safeUrl(url), error: last, attempts });
   };
 
   const track = (promise: Promise<void>) => {
