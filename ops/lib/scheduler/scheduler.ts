@@ -96,8 +96,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     logger,
   });
 
-  let backupTicker: Ticker | undefined;
-  let jobsTicker: Ticker | undefined;
+  const tickers: { backup?: Ticker; jobs?: Ticker } = {};
   let current: { kind: 'backup' | 'jobs'; trigger: Trigger; startedAt: string; abort: AbortController; done: Promise<RunRecord> } | undefined;
   let stopping = false;
   let resolveStopped!: () => void;
@@ -112,8 +111,8 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
   const publish = async () => {
     status.scheduler.updatedAt = nowIso();
     status.nextRuns = {
-      backup: backupTicker?.next(3).map((r) => ({ at: r.at.toISOString(), reason: r.reason })) ?? [],
-      jobs: jobsTicker?.next(3).map((r) => r.at.toISOString()) ?? [],
+      backup: tickers.backup?.next(3).map((r) => ({ at: r.at.toISOString(), reason: r.reason })) ?? [],
+      jobs: tickers.jobs?.next(3).map((r) => r.at.toISOString()) ?? [],
     };
     await writeStatusFile(settings.statusFile, status).catch((error: Error) => logger.error(`cannot write the status file ${settings.statusFile}: ${error.message}`, { event: 'status.write_failed' }));
     if (settings.promFile) await writePrometheusFile(settings.promFile, status).catch((error: Error) => logger.error(`cannot write the Prometheus file ${settings.promFile}: ${error.message}`, { event: 'prom.write_failed' }));
@@ -182,7 +181,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
   };
 
   await refreshVerified();
-  backupTicker = startTicker({
+  tickers.backup = startTicker({
     name: 'backup',
     schedule,
     clock,
@@ -194,7 +193,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     },
   });
   if (settings.jobsCron && steps.runJobs) {
-    jobsTicker = startTicker({ name: 'jobs', schedule: { expression: settings.jobsCron, timezone: settings.timezone }, clock, logger, onTick: () => void begin('jobs', 'schedule') });
+    tickers.jobs = startTicker({ name: 'jobs', schedule: { expression: settings.jobsCron, timezone: settings.timezone }, clock, logger, onTick: () => void begin('jobs', 'schedule') });
   }
   await publish();
   logger.info('scheduler started', {
@@ -224,8 +223,8 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
       return stopped;
     }
     stopping = true;
-    backupTicker?.stop();
-    jobsTicker?.stop();
+    tickers.backup?.stop();
+    tickers.jobs?.stop();
     const running = current;
     logger.info(`stopping on ${reason}`, { event: 'scheduler.stopping', reason, running: running?.kind ?? null, graceSeconds: settings.graceSeconds });
     if (running) {
