@@ -6,6 +6,7 @@ import { inventoryCommand } from './commands/inventory.js';
 import { adoptCommand } from './commands/adopt.js';
 import { localCommand } from './commands/local.js';
 import { jobsCommand } from './commands/jobs.js';
+import { scheduleCommand } from './commands/schedule.js';
 
 const program = new Command('aetherlens-db')
   .description('migrate, seed, back up, restore and drill the AetherLens TimescaleDB database')
@@ -20,6 +21,7 @@ const commands = [
   adoptCommand,
   localCommand,
   jobsCommand,
+  scheduleCommand,
 ];
 for (const command of commands) {
   program.addCommand(command);
