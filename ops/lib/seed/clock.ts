@@ -13,15 +13,21 @@ export interface LocalTime {
   dayNumber: number;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-const offsets = new Map<string, number>();
-/** Offsets change at most every 15 minutes of UTC (zones with :30/:45 offsets included). */
+/** Offsets change at most on a 15-minute boundary of UTC (zones with :30/:45 offsets included). */
 const SLOT_MS = 15 * 60 * 1000;
+const DAY_MS = 86_400_000;
 
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
+interface ZoneState {
+  format: Intl.DateTimeFormat;
+  offsets: Map<number, number>;
+}
+
+const zones = new Map<string, ZoneState>();
+
+function zone(timeZone: string): ZoneState {
+  let z = zones.get(timeZone);
+  if (!z) {
+    const format = new Intl.DateTimeFormat('en-US', {
       timeZone,
       hourCycle: 'h23',
       year: 'numeric',
@@ -30,42 +36,58 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
       hour: 'numeric',
       minute: 'numeric',
     });
-    formatters.set(timeZone, f);
+    z = { format, offsets: new Map() };
+    zones.set(timeZone, z);
   }
-  return f;
+  return z;
 }
 
 /** Throws a RangeError for a zone the runtime does not know. */
 export function assertTimeZone(timeZone: string): void {
-  formatter(timeZone);
+  zone(timeZone);
 }
 
 /** The zone's UTC offset in minutes at this instant (e.g. -420 for PDT). */
 export function utcOffsetMinutes(timeZone: string, epochMs: number): number {
-  const slot = Math.floor(epochMs / SLOT_MS) * SLOT_MS;
-  const key = `${timeZone}@${slot}`;
-  const cached = offsets.get(key);
+  const z = zone(timeZone);
+  const slot = Math.floor(epochMs / SLOT_MS);
+  const cached = z.offsets.get(slot);
   if (cached !== undefined) return cached;
   const parts: Record<string, number> = {};
-  for (const p of formatter(timeZone).formatToParts(new Date(slot))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  for (const p of z.format.formatToParts(new Date(slot * SLOT_MS))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
   const asUtc = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!);
-  const offset = Math.round((asUtc - slot) / 60000);
-  if (offsets.size > 200_000) offsets.clear();
-  offsets.set(key, offset);
+  const offset = Math.round((asUtc - slot * SLOT_MS) / 60000);
+  if (z.offsets.size > 100_000) z.offsets.clear();
+  z.offsets.set(slot, offset);
   return offset;
+}
+
+/** Month (1-12) and day of year (1-366) of a day number (days since 1970-01-01), proleptic Gregorian. */
+export function civilDay(dayNumber: number): { month: number; dayOfYear: number } {
+  // Howard Hinnant's civil_from_days, with the year starting in March.
+  const z = dayNumber + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const dayOfYear = month <= 2 ? doy - 305 : doy + 60 + (leap ? 1 : 0);
+  return { month, dayOfYear };
 }
 
 /** Weekday, minute of day, day of year and month of an instant, in the zone. */
 export function localTime(timeZone: string, epochMs: number): LocalTime {
   const localMs = epochMs + utcOffsetMinutes(timeZone, epochMs) * 60000;
-  const d = new Date(localMs);
-  const dayNumber = Math.floor(localMs / 86400000);
-  const startOfYear = Date.UTC(d.getUTCFullYear(), 0, 1);
+  const dayNumber = Math.floor(localMs / DAY_MS);
+  const { month, dayOfYear } = civilDay(dayNumber);
   return {
-    weekday: d.getUTCDay(),
-    minuteOfDay: (localMs - dayNumber * 86400000) / 60000,
-    dayOfYear: Math.floor((localMs - startOfYear) / 86400000) + 1,
-    month: d.getUTCMonth() + 1,
+    weekday: (((dayNumber + 4) % 7) + 7) % 7, // 1970-01-01 was a Thursday
+    minuteOfDay: (localMs - dayNumber * DAY_MS) / 60000,
+    dayOfYear,
+    month,
     dayNumber,
   };
 }

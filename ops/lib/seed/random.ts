@@ -2,19 +2,24 @@
  * Deterministic randomness for the seed generator. Every value is a pure function of
  * (seed, keys...), never of call order: a reading at time t comes out the same whichever window,
  * batch or process generates it, which is what makes re-seeding idempotent and lets two runs with
- * different end times agree wherever they overlap.
+ * different end times agree wherever they overlap. Fixed arities keep the hot path allocation-free.
  */
 
-/** mulberry32: a 32-bit PRNG, plenty for synthetic meter data (not for secrets). */
+/** mulberry32: a 32-bit PRNG, plenty for synthetic meter data (never for secrets). */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return mulberryOutput(a);
   };
+}
+
+/** mulberry32's output function for one state word, in [0, 1). */
+function mulberryOutput(state: number): number {
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 
 /** murmur3's finaliser: spreads every input bit over the whole word. */
@@ -27,14 +32,17 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
-/** Combines integers (any sign, up to 2^53) into one 32-bit hash. */
-export function hash32(...parts: number[]): number {
-  let h = 0x9e3779b9;
-  for (const part of parts) {
-    const lo = part >>> 0;
-    const hi = Math.floor(part / 4294967296) >>> 0;
-    h = fmix32(Math.imul(h ^ lo, 0x01000193) + hi);
-  }
+function mix(h: number, part: number): number {
+  const hi = Math.floor(part / 4294967296) >>> 0;
+  return fmix32(Math.imul(h ^ (part >>> 0), 0x01000193) + hi);
+}
+
+/** Combines up to four integers (any sign, up to 2^53) into one 32-bit hash. */
+export function hash32(a: number, b?: number, c?: number, d?: number): number {
+  let h = mix(0x9e3779b9, a);
+  if (b !== undefined) h = mix(h, b);
+  if (c !== undefined) h = mix(h ^ 0x2545f491, c);
+  if (d !== undefined) h = mix(h ^ 0x6c8e9cf5, d);
   return h;
 }
 
@@ -45,16 +53,16 @@ export function hashString(text: string): number {
   return h >>> 0;
 }
 
-/** A uniform number in [0, 1) for these keys. */
-export function uniform(...keys: number[]): number {
-  return mulberry32(hash32(...keys))();
+/** A uniform number in [0, 1) for these keys: the first output of mulberry32 seeded with their hash. */
+export function uniform(a: number, b?: number, c?: number, d?: number): number {
+  return mulberryOutput((hash32(a, b, c, d) + 0x6d2b79f5) >>> 0);
 }
 
-/** A standard normal number for these keys (Box-Muller). */
-export function gaussian(...keys: number[]): number {
-  const next = mulberry32(hash32(...keys));
-  const u = 1 - next();
-  const v = next();
+/** A standard normal number for these keys (Box-Muller over two mulberry32 outputs). */
+export function gaussian(a: number, b?: number, c?: number): number {
+  const h = hash32(a, b, c);
+  const u = 1 - mulberryOutput((h + 0x6d2b79f5) >>> 0);
+  const v = mulberryOutput((h + 0xda5bf3ea) >>> 0);
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
 
@@ -68,6 +76,5 @@ export function smoothNoise(key: number, epochS: number, periodS: number): numbe
   const f = x - i;
   const a = uniform(key, i) * 2 - 1;
   const b = uniform(key, i + 1) * 2 - 1;
-  const s = f * f * (3 - 2 * f);
-  return a + (b - a) * s;
+  return a + (b - a) * f * f * (3 - 2 * f);
 }

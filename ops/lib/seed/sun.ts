@@ -1,5 +1,6 @@
 /** Solar geometry and a plain weather model for the generator: good to a few minutes and percent. */
 import type { Site } from './data.js';
+import { civilDay } from './clock.js';
 
 const RAD = Math.PI / 180;
 
@@ -20,8 +21,7 @@ function solarDay(dayOfYear: number): SolarDay {
 }
 
 function utcDayOfYear(epochMs: number): number {
-  const d = new Date(epochMs);
-  return Math.floor((epochMs - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86400000) + 1;
+  return civilDay(Math.floor(epochMs / 86400000)).dayOfYear;
 }
 
 export interface SunPosition {
