@@ -6,6 +6,7 @@ import { inventoryCommand } from './commands/inventory.js';
 import { adoptCommand } from './commands/adopt.js';
 import { localCommand } from './commands/local.js';
 import { jobsCommand } from './commands/jobs.js';
+import { seedCommand } from './commands/seed.js';
 import { scheduleCommand } from './commands/schedule.js';
 
 const program = new Command('aetherlens-db')
@@ -19,6 +20,7 @@ const commands = [
   statusCommand,
   inventoryCommand,
   adoptCommand,
+  seedCommand,
   localCommand,
   jobsCommand,
   scheduleCommand,

@@ -19,3 +19,4 @@ export { backupHealth, formatAge, type BackupHealth } from './scheduler/health.j
 export { realSteps, targetLabel, targetSecrets } from './scheduler/realSteps.js';
 export { readStatusFile, type SchedulerStatus, type RunRecord } from './scheduler/status.js';
 export type { Steps, StepContext, BackupDone, DrillDone, RotateDone, JobsDone, VerifiedBackup } from './scheduler/steps.js';
+export { seed, SEED_LIMITS, type SeedOptions, type SeedSummary } from './seed/index.js';
