@@ -8,6 +8,9 @@ import { localCommand } from './commands/local.js';
 import { jobsCommand } from './commands/jobs.js';
 import { seedCommand } from './commands/seed.js';
 import { scheduleCommand } from './commands/schedule.js';
+import { backupCommand } from './commands/backup.js';
+import { backupsCommand } from './commands/backups.js';
+import { rotateCommand } from './commands/rotate.js';
 
 const program = new Command('aetherlens-db')
   .description('migrate, seed, back up, restore and drill the AetherLens TimescaleDB database')
@@ -24,6 +27,9 @@ const commands = [
   localCommand,
   jobsCommand,
   scheduleCommand,
+  backupCommand,
+  backupsCommand,
+  rotateCommand,
 ];
 for (const command of commands) {
   program.addCommand(command);

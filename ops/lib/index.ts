@@ -4,7 +4,9 @@ export { consoleLogger, jsonLogger, memoryLogger, silentLogger, type Logger } fr
 export { parseDatabaseUrl, describeConnection, connectionUrl, redact, type ConnectionInfo } from './connection.js';
 export { resolveSettings, type Settings, type TargetSpec, type CommonFlags } from './config.js';
 export { openTarget, withTarget } from './targets/open.js';
-export type { Target, TargetKind } from './targets/types.js';
+export type { Target, TargetKind, ToolVersion, ToolVersions, DumpSession, DumpOptions, DumpFormat } from './targets/types.js';
+export { pgSqlClient, pgliteSqlClient, type SqlClient } from './targets/sqlClient.js';
+export * from './backup/index.js';
 export { migrate, migrationStatus, type MigrateOptions, type MigrateResult, type StatusResult } from './migrations/runner.js';
 export { adopt } from './migrations/adopt.js';
 export { loadMigrations, loadInitScripts, migrationSetChecksum, DEFAULT_MIGRATIONS_DIR } from './migrations/files.js';

@@ -1,12 +1,79 @@
+import { createWriteStream, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { createGzip } from 'node:zlib';
+import { pgDump } from '@electric-sql/pglite-tools/pg_dump';
 import { OpsError } from '../errors.js';
-import { hostname } from 'node:os';
-import { acquireLock, isProcessAlive, lockHolder, type LockOwner } from '../fileLock.js';
-import { embeddedPaths, openEmbeddedEngine } from '../embedded/engine.js';
-import type { Target } from './types.js';
+import { acquireLock, lockHolder, type LockOwner } from '../fileLock.js';
+import { embeddedPaths, openEmbeddedEngine, type EmbeddedEngine } from '../embedded/engine.js';
+import { firstLine } from '../run.js';
+import { pgliteSqlClient } from './sqlClient.js';
+import type { DumpOptions, DumpSession, Target, ToolVersions } from './types.js';
+
+/** DESIGN section 2: the plain dump restores with multi-row INSERTs; 1000 rows per statement. */
+export const EMBEDDED_ROWS_PER_INSERT = 1000;
 
 export function describeServeOwner(dataDir: string) {
   return (owner: LockOwner) =>
     `the embedded database ${dataDir} is already open by pid ${owner.pid} on ${owner.host} (${owner.command}, since ${owner.since}${owner.port ? `, serving 127.0.0.1:${String(owner.port)}` : ''}): stop it first (aetherlens-db local stop) or use that server`;
+}
+
+function pgliteToolsVersion(): string {
+  try {
+    const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite-tools');
+    return (JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function embeddedToolVersions(engine: EmbeddedEngine): Promise<ToolVersions> {
+  // The WebAssembly pg_dump is built from the same PostgreSQL tree as the engine it ships with.
+  const version = (await engine.db.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v.split(' ')[0]!;
+  return { pgDump: { name: 'pg_dump', version, where: `in-process (@electric-sql/pglite-tools ${pgliteToolsVersion()})`, origin: 'in-process' } };
+}
+
+/** Plain SQL from the in-process pg_dump, gzip-compressed into `options.file`. */
+async function dumpEmbedded(engine: EmbeddedEngine, options: DumpOptions): Promise<{ stderr: string }> {
+  if (options.signal?.aborted) throw new OpsError('ABORTED', 'the embedded pg_dump was interrupted');
+  let sql: File;
+  try {
+    sql = await pgDump({ pg: engine.db, args: [`--rows-per-insert=${EMBEDDED_ROWS_PER_INSERT}`] });
+  } catch (error) {
+    const message = (error as Error).message.replace(/^pg_dump failed with exit code \d+\.\s*(Error message:\s*)?/, '');
+    throw new OpsError('BACKUP', `the embedded pg_dump failed: ${firstLine(message) || (error as Error).message}`, { cause: error });
+  }
+  try {
+    const source = Readable.fromWeb(sql.stream() as WebReadableStream<Uint8Array>);
+    const gzip = createGzip({ level: options.compressionLevel });
+    const out = createWriteStream(options.file);
+    await (options.signal ? pipeline(source, gzip, out, { signal: options.signal }) : pipeline(source, gzip, out));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC') throw new OpsError('BACKUP', 'the disk holding the backup directory is full (No space left on device)', { cause: error });
+    if (code === 'ABORT_ERR') throw new OpsError('ABORTED', 'the embedded dump was interrupted', { cause: error });
+    throw error;
+  }
+  return { stderr: '' };
+}
+
+/**
+ * This process owns the only session there is, so there is no snapshot to export (and pg_dump's
+ * own BEGIN would clash with ours). Nothing else writes while we hold the data directory's lock,
+ * except a client of the engine's 127.0.0.1 socket between two of our statements: the backup
+ * fingerprints before and after the dump ('exclusive') to prove that did not happen.
+ */
+function embeddedDumpSession(engine: EmbeddedEngine): DumpSession {
+  return {
+    client: pgliteSqlClient(engine.db),
+    consistency: 'exclusive',
+    format: 'sql-gzip',
+    dump: (options) => dumpEmbedded(engine, options),
+    close: async () => {},
+  };
 }
 
 /**
@@ -17,17 +84,19 @@ export function describeServeOwner(dataDir: string) {
 export async function openEmbeddedTarget(options: { dataDir: string; command: string; port?: number; requireOwnership?: boolean }): Promise<Target> {
   const paths = embeddedPaths(options.dataDir);
   const holder = await lockHolder(paths.lock);
-  // A holder killed with -9 leaves its lock until it goes stale: don't attach to its dead port.
-  const holderAlive = holder !== undefined && (holder.host !== hostname() || isProcessAlive(holder.pid));
-  if (holder && holderAlive && typeof holder.port === 'number' && !options.requireOwnership) {
+  if (holder && typeof holder.port === 'number' && !options.requireOwnership) {
+    const notHere = () =>
+      new OpsError('LOCK_HELD', `the embedded database ${paths.root} is served by pid ${holder.pid} (${holder.command}, 127.0.0.1:${String(holder.port)}): a backup needs the engine in this process, so stop that server first (aetherlens-db local stop) and run the backup again`);
     return {
       kind: 'embedded',
       label: `embedded ${paths.root} (served by pid ${holder.pid} on 127.0.0.1:${holder.port})`,
-      connection: { host: '127.0.0.1', port: holder.port, user: 'postgres', database: String(holder.database ?? 'template1'), singleSession: true },
+      connection: { host: '127.0.0.1', port: holder.port, user: 'postgres', database: String(holder.database ?? 'template1') },
+      toolVersions: () => Promise.reject(notHere()),
+      openDumpSession: () => Promise.reject(notHere()),
       close: async () => {},
     };
   }
-  if (holder && holderAlive) throw new OpsError('LOCK_HELD', describeServeOwner(paths.root)(holder));
+  if (holder) throw new OpsError('LOCK_HELD', describeServeOwner(paths.root)(holder));
   const lock = await acquireLock(paths.lock, { command: options.command, describe: describeServeOwner(paths.root) });
   try {
     const engine = await openEmbeddedEngine({ dataDir: paths.root, ...(options.port !== undefined ? { port: options.port } : {}) });
@@ -36,6 +105,8 @@ export async function openEmbeddedTarget(options: { dataDir: string; command: st
       label: `embedded ${paths.root}`,
       connection: engine.info,
       engine,
+      toolVersions: () => embeddedToolVersions(engine),
+      openDumpSession: async () => embeddedDumpSession(engine),
       async close() {
         await engine.close();
         await lock.release();

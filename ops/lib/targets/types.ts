@@ -1,7 +1,60 @@
 import type { ConnectionInfo } from '../connection.js';
 import type { EmbeddedEngine } from '../embedded/engine.js';
+import type { SqlClient } from './sqlClient.js';
 
 export type TargetKind = 'server' | 'docker' | 'embedded';
+
+/** A PostgreSQL client program a target runs, and where it runs. */
+export interface ToolVersion {
+  name: 'pg_dump';
+  /** e.g. "15.20" */
+  version: string;
+  /** Where it runs, for messages: a host path, "container NAME", or "in-process (...)". */
+  where: string;
+  /** How an operator changes it, which decides the fix a version mismatch names. */
+  origin: 'host' | 'container' | 'in-process';
+}
+
+export interface ToolVersions {
+  pgDump: ToolVersion;
+}
+
+/** What a dump file holds: pg_dump's custom format, or plain SQL compressed with gzip (embedded). */
+export type DumpFormat = 'custom' | 'sql-gzip';
+
+export interface DumpOptions {
+  /** The file to write; the caller created it (0600) inside a private temporary directory. */
+  file: string;
+  /** gzip level 0-9 for the dump's data (DESIGN section 5: chosen by measurement). */
+  compressionLevel: number;
+  signal?: AbortSignal;
+  /** Called with the pid of the dumping program, so a later run can stop an orphan. */
+  onSpawn?: (pid: number) => void;
+}
+
+export interface DumpOutcome {
+  /** Everything the dump tool wrote on stderr; the caller decides which of it is benign. */
+  stderr: string;
+}
+
+/**
+ * A consistent read of the database for one backup: a SQL client that sees exactly the data the
+ * dump sees, and the dump itself. Close it whatever happens.
+ */
+export interface DumpSession {
+  /** Reads the data the dump sees (fingerprint, versions, migration head). */
+  readonly client: SqlClient;
+  /**
+   * 'snapshot': `client` is inside a REPEATABLE READ transaction whose exported snapshot the dump
+   * imports, so both may run at the same time and see the same data.
+   * 'exclusive': `client` and the dump take turns on the only session there is; a writer could
+   * slip in between them, so the caller fingerprints before and after the dump and compares.
+   */
+  readonly consistency: 'snapshot' | 'exclusive';
+  readonly format: DumpFormat;
+  dump(options: DumpOptions): Promise<DumpOutcome>;
+  close(): Promise<void>;
+}
 
 /**
  * Where the database lives. Commands use only this interface and never branch on `kind`;
@@ -15,5 +68,9 @@ export interface Target {
   readonly connection: ConnectionInfo;
   /** The in-process engine when this process owns the embedded database. */
   readonly engine?: EmbeddedEngine;
+  /** The dump tool this target uses and its version; throws OpsError('TOOL') when it is missing. */
+  toolVersions(): Promise<ToolVersions>;
+  /** Opens a consistent read session for a backup; throws when the target cannot be dumped now. */
+  openDumpSession(): Promise<DumpSession>;
   close(): Promise<void>;
 }

@@ -1,0 +1,147 @@
+import { OpsError } from '../errors.js';
+import type { ConnectionInfo } from '../connection.js';
+import { run, firstLine } from '../run.js';
+import { openSnapshotSession, parsePgVersion, pgDumpArgs, runDumpProgram } from './pgDump.js';
+import type { Target, ToolVersions } from './types.js';
+
+/** The docker CLI; tests put a stand-in first on PATH. */
+export const DOCKER = 'docker';
+/** The port PostgreSQL listens on inside the container (infra/timescaledb.ts POSTGRES_PORT). */
+export const CONTAINER_PG_PORT = 5432;
+
+export interface DockerSpec {
+  container: string;
+  /** AETHERLENS_DB_NAME / AETHERLENS_DB_USER; else the container's POSTGRES_DB / POSTGRES_USER. */
+  database?: string;
+  user?: string;
+}
+
+/**
+ * `docker exec` arguments. Variables are named without a value (`-e PGPASSWORD`): the docker CLI
+ * then copies the value from its own environment into the API request, so secrets never appear in
+ * any process's argv. No `-t`: a TTY would mangle the binary dump on stdout.
+ */
+export function dockerExecArgs(container: string, command: readonly string[], envNames: readonly string[] = []): string[] {
+  return ['exec', ...envNames.flatMap((name) => ['-e', name]), container, ...command];
+}
+
+export function dockerInspectArgs(container: string): string[] {
+  return ['container', 'inspect', container];
+}
+
+/** What the backup needs to know about the container, from `docker container inspect`. */
+export interface ContainerFacts {
+  running: boolean;
+  status: string;
+  env: Record<string, string>;
+  /** Where the host reaches the container's PostgreSQL port, if it is published. */
+  published?: { host: string; port: number };
+}
+
+/** Parses `docker container inspect` output (a JSON array with one object). */
+export function parseContainerInspect(json: string, container: string): ContainerFacts {
+  let info: {
+    State?: { Running?: boolean; Status?: string };
+    Config?: { Env?: string[] | null };
+    NetworkSettings?: { Ports?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null };
+  };
+  try {
+    info = (JSON.parse(json) as unknown[])[0] as typeof info;
+  } catch {
+    throw new OpsError('TOOL', `docker container inspect ${container} printed something that is not JSON: check the docker CLI`);
+  }
+  const env = Object.fromEntries((info?.Config?.Env ?? []).map((entry) => {
+    const at = entry.indexOf('=');
+    return at < 0 ? [entry, ''] : [entry.slice(0, at), entry.slice(at + 1)];
+  }));
+  const binding = info?.NetworkSettings?.Ports?.[`${CONTAINER_PG_PORT}/tcp`]?.find((b) => b.HostPort);
+  // A port published on every interface is reached on loopback from this host.
+  const host = !binding?.HostIp || binding.HostIp === '0.0.0.0' ? '127.0.0.1' : binding.HostIp === '::' ? '::1' : binding.HostIp;
+  return {
+    running: info?.State?.Running === true,
+    status: info?.State?.Status ?? 'unknown',
+    env,
+    ...(binding?.HostPort ? { published: { host, port: Number(binding.HostPort) } } : {}),
+  };
+}
+
+/** The libpq variables the tools inside the container get (names in argv, values from our env). */
+export function containerToolEnv(connection: ConnectionInfo): Record<string, string> {
+  return {
+    PGUSER: connection.user,
+    PGDATABASE: connection.database,
+    ...(connection.password !== undefined ? { PGPASSWORD: connection.password } : {}),
+  };
+}
+
+async function inspectContainer(container: string): Promise<ContainerFacts> {
+  const result = await run(DOCKER, dockerInspectArgs(container), { timeoutMs: 30_000 });
+  if (result.exitCode === 0) return parseContainerInspect(result.stdout, container);
+  const why = firstLine(result.stderr);
+  if (/no such (container|object)/i.test(why)) {
+    throw new OpsError('CONNECT', `container "${container}" does not exist: start the stack (pulumi up) or fix --container / AETHERLENS_DB_CONTAINER`);
+  }
+  if (/cannot connect to the docker daemon|error during connect/i.test(why)) {
+    throw new OpsError('TOOL', `cannot reach the Docker engine (${why}): start Docker or set DOCKER_HOST`);
+  }
+  throw new OpsError('TOOL', `docker container inspect ${container} failed: ${why}`);
+}
+
+/** The password: PGPASSWORD when set, else the secret file the container was initialised from. */
+async function containerPassword(container: string, facts: ContainerFacts): Promise<string | undefined> {
+  if (process.env.PGPASSWORD) return process.env.PGPASSWORD;
+  const file = facts.env.POSTGRES_PASSWORD_FILE;
+  if (!file) return facts.env.POSTGRES_PASSWORD || undefined;
+  const result = await run(DOCKER, dockerExecArgs(container, ['cat', file]), { timeoutMs: 30_000 });
+  return result.exitCode === 0 ? result.stdout.replace(/\r?\n$/, '') : undefined;
+}
+
+/**
+ * The container `pulumi up` made. SQL reaches it through its published port; pg_dump runs inside
+ * it with `docker exec`, so the tools always match the server. Every other step of a backup is
+ * the server target's (openSnapshotSession, runDumpProgram).
+ */
+export async function openDockerTarget(spec: DockerSpec): Promise<Target> {
+  const facts = await inspectContainer(spec.container);
+  if (!facts.running) {
+    throw new OpsError('CONNECT', `container "${spec.container}" is not running (${facts.status}): start it with docker start ${spec.container}`);
+  }
+  if (!facts.published) {
+    throw new OpsError('CONNECT', `container "${spec.container}" does not publish port ${CONTAINER_PG_PORT} to the host: publish it (the stack's hostPort) or use DATABASE_URL`);
+  }
+  const user = spec.user ?? (facts.env.POSTGRES_USER || 'postgres');
+  const password = await containerPassword(spec.container, facts);
+  const connection: ConnectionInfo = {
+    host: facts.published.host,
+    port: facts.published.port,
+    user,
+    ...(password !== undefined ? { password } : {}),
+    database: spec.database ?? (facts.env.POSTGRES_DB || user),
+  };
+  const toolEnv = containerToolEnv(connection);
+  const envNames = Object.keys(toolEnv);
+  return {
+    kind: 'docker',
+    label: `container ${spec.container} (database ${connection.database})`,
+    connection,
+    async toolVersions(): Promise<ToolVersions> {
+      const result = await run(DOCKER, dockerExecArgs(spec.container, ['pg_dump', '--version']), { timeoutMs: 30_000 });
+      const parsed = parsePgVersion(result.stdout);
+      if (result.exitCode !== 0 || !parsed) {
+        throw new OpsError('TOOL', `pg_dump in container ${spec.container} did not report its version (${firstLine(result.stderr) || `exit ${result.exitCode}`}): is it a PostgreSQL image?`);
+      }
+      return { pgDump: { name: 'pg_dump', version: parsed.version, where: `container ${spec.container}`, origin: 'container' } };
+    },
+    openDumpSession: () =>
+      openSnapshotSession(connection, (snapshot, dump) =>
+        // The dump streams out of the container on stdout into the file.
+        runDumpProgram(DOCKER, dockerExecArgs(spec.container, ['pg_dump', ...pgDumpArgs({ snapshot, compressionLevel: dump.compressionLevel })], envNames), {
+          env: toolEnv,
+          stdoutFile: dump.file,
+          what: `pg_dump in container ${spec.container}`,
+          ...(dump.signal ? { signal: dump.signal } : {}),
+          ...(dump.onSpawn ? { onSpawn: dump.onSpawn } : {}),
+        })),
+    close: async () => {},
+  };
+}

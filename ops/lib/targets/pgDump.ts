@@ -1,0 +1,113 @@
+import { OpsError } from '../errors.js';
+import type { ConnectionInfo } from '../connection.js';
+import { connect } from '../pg.js';
+import { firstLine, start, type RunOptions } from '../run.js';
+import { pgSqlClient } from './sqlClient.js';
+import type { DumpOptions, DumpOutcome, DumpSession } from './types.js';
+
+/** pg_dump waits at most this long for a table lock someone else holds, then fails (not hangs). */
+export const LOCK_WAIT_TIMEOUT_MS = 300_000;
+
+/**
+ * pg_dump's arguments for one whole-database backup, shared by the host and the container.
+ * Connection details never appear here: they travel in the libpq environment (PGHOST, PGUSER,
+ * PGDATABASE, PGPASSWORD), so a database named like a connection string cannot be misread and a
+ * password never reaches argv.
+ */
+export function pgDumpArgs(options: { snapshot: string; compressionLevel: number; file?: string }): string[] {
+  return [
+    '--format=custom',
+    `--compress=${options.compressionLevel}`,
+    `--snapshot=${options.snapshot}`,
+    `--lock-wait-timeout=${LOCK_WAIT_TIMEOUT_MS}`,
+    // We fsync the file ourselves, together with the manifest, before publishing the backup.
+    ...(options.file !== undefined ? ['--no-sync', `--file=${options.file}`] : []),
+  ];
+}
+
+/** Parses "pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)" or "PostgreSQL 17.5 on …". */
+export function parsePgVersion(text: string): { version: string; major: number; minor: number } | undefined {
+  const match = /(?:PostgreSQL\)?\s+)(\d+)(?:\.(\d+))?/.exec(text);
+  if (!match) return undefined;
+  const major = Number(match[1]);
+  const minor = match[2] === undefined ? 0 : Number(match[2]);
+  return { version: `${major}.${minor}`, major, minor };
+}
+
+const CONNECTION_LOST = /server closed the connection unexpectedly|terminating connection|could not receive data from server|connection to server .* failed|no connection to the server|SSL SYSCALL error/i;
+
+/** The first line of pg_dump's stderr that states the error, else its first line. */
+function errorLine(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim());
+  return lines.find((l) => /\berror:/i.test(l)) ?? firstLine(stderr);
+}
+
+/**
+ * Runs a dump program (pg_dump on the host, or `docker exec … pg_dump`) and turns every way it can
+ * fail into one OpsError line: missing program, killed, disk full, server gone, or its own error.
+ */
+export async function runDumpProgram(
+  command: string,
+  args: readonly string[],
+  options: Pick<RunOptions, 'env' | 'stdoutFile' | 'signal'> & { what: string; onSpawn?: (pid: number) => void },
+): Promise<DumpOutcome> {
+  const child = start(command, args, { env: options.env, ...(options.stdoutFile ? { stdoutFile: options.stdoutFile } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  if (child.pid !== undefined) options.onSpawn?.(child.pid);
+  const result = await child;
+  const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+  if (!result.failed) return { stderr };
+  const cause = result.cause as NodeJS.ErrnoException | undefined;
+  if (result.isCanceled) throw new OpsError('ABORTED', `${options.what} was interrupted`);
+  if (result.exitCode === undefined && !result.signal && cause?.code === 'ENOENT') {
+    throw new OpsError('TOOL', `${command} was not found: install it or put it on PATH (PG_BIN_DIR for PostgreSQL tools)`);
+  }
+  if (cause?.code === 'ENOSPC' || /No space left on device/i.test(stderr)) {
+    throw new OpsError('BACKUP', `the disk holding the backup directory is full (${options.what} could not write: No space left on device)`);
+  }
+  if (result.signal) throw new OpsError('BACKUP', `${options.what} was killed by ${result.signal} before it finished`);
+  if (/password authentication failed|no password supplied/i.test(stderr)) {
+    throw new OpsError('AUTH', `${options.what} could not log in: ${errorLine(stderr)}: check the password (DATABASE_URL or PGPASSWORD)`);
+  }
+  if (CONNECTION_LOST.test(stderr)) {
+    throw new OpsError('CONNECT', `the server closed the connection during the dump (was it stopped or restarted?): ${errorLine(stderr)}`);
+  }
+  const detail = errorLine(stderr) || (cause?.message ?? result.shortMessage);
+  throw new OpsError('BACKUP', `${options.what} failed (exit ${result.exitCode ?? '?'}): ${detail}`);
+}
+
+/**
+ * The server and docker targets' consistent read: a REPEATABLE READ, READ ONLY transaction that
+ * exports its snapshot. `runDump` gets the snapshot id and runs `pg_dump --snapshot=<id>` while
+ * the transaction stays open, so the dump and everything read through `client` see the same data.
+ */
+export async function openSnapshotSession(
+  connection: ConnectionInfo,
+  runDump: (snapshot: string, options: DumpOptions) => Promise<DumpOutcome>,
+): Promise<DumpSession> {
+  const client = await connect(connection);
+  let snapshot: string;
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+    // This transaction sits idle while pg_dump runs; a server-wide idle timeout must not end it
+    // before pg_dump has imported the snapshot.
+    await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
+    await client.query('SET LOCAL statement_timeout = 0');
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw new OpsError('BACKUP', `cannot open a consistent snapshot for the dump: ${(error as Error).message}`, { cause: error });
+  }
+  let closed = false;
+  return {
+    client: pgSqlClient(client),
+    consistency: 'snapshot',
+    format: 'custom',
+    dump: (options) => runDump(snapshot, options),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await client.query('COMMIT').catch(() => {});
+      await client.end().catch(() => {});
+    },
+  };
+}
