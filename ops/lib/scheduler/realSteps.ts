@@ -1,3 +1,7 @@
+import { backup } from '../backup/backup.js';
+import { listCatalog } from '../backup/catalog.js';
+import { rotate } from '../backup/rotate.js';
+import { resolveRetention, type RetentionPolicy } from '../backup/rotation.js';
 import { describeConnection } from '../connection.js';
 import type { Settings, TargetSpec } from '../config.js';
 import { OpsError } from '../errors.js';
@@ -27,16 +31,37 @@ export function targetSecrets(spec: TargetSpec): string[] {
  * opened for each step and closed after it, so between runs other commands can use the database
  * (on the embedded target the engine is not held open all night).
  */
-export function realSteps(settings: Settings): Steps {
+export function realSteps(settings: Settings, options: { retention?: RetentionPolicy } = {}): Steps {
   const spec = settings.target;
+  // Validated now, at start-up, not at the first rotation in the middle of the night.
+  const policy = options.retention ?? resolveRetention({});
+  const open = { ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}) };
   const notYet = (what: string) => async (): Promise<never> => {
     throw new OpsError('BACKUP', `${what} is not available in this build`);
   };
   return {
-    backup: notYet('backup'),
+    async backup({ signal, logger }) {
+      const made = await withTarget(spec, 'schedule (backup)', (target) => backup({ target, dir: settings.backupDir, logger, signal }), open);
+      return { name: made.id, createdAt: made.manifest.createdAt, bytes: made.manifest.dump.bytes, seconds: Math.round(made.manifest.durationSeconds * 1000) / 1000 };
+    },
     drill: notYet('the restore drill'),
-    rotate: notYet('rotation'),
-    lastVerified: async () => undefined,
+    async rotate({ logger }) {
+      const result = await rotate({ dir: settings.backupDir, policy, logger });
+      return { deleted: result.deleted.length, kept: result.decisions.filter((d) => d.action === 'keep').length };
+    },
+    async lastVerified() {
+      const newest = (await listCatalog(settings.backupDir)).filter((e) => e.status === 'verified').at(-1);
+      if (!newest) return undefined;
+      const v = newest.manifest?.verification;
+      const restoreSeconds = typeof v?.restoreSeconds === 'number' ? v.restoreSeconds : v?.seconds;
+      return {
+        name: newest.id,
+        createdAt: newest.createdAt,
+        ...(v ? { verifiedAt: v.verifiedAt } : {}),
+        ...(newest.manifest ? { bytes: newest.manifest.dump.bytes } : {}),
+        ...(restoreSeconds !== undefined ? { restoreSeconds } : {}),
+      };
+    },
     ...(spec.kind === 'embedded'
       ? {
           runJobs: async ({ logger }) => {
