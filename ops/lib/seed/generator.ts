@@ -93,8 +93,10 @@ export function readingAt(model: DeviceModel, time: number, intervalSeconds: num
   const grid = gridAt(model, time + intervalSeconds * 500);
   const pf = deciWatts === 0 ? null : Math.min(1, Math.max(0.05, weightedPf / watts));
   const centiPowerFactor = pf === null ? null : Math.round(pf * 100);
-  const amps = pf === null ? 0 : deciWatts / 10 / (grid.volts * (centiPowerFactor! / 100));
-  const volts = grid.volts - amps * model.wiringOhms;
+  // The meter sits at the device: it sees the site voltage minus its wiring's drop, I = P / (V × PF).
+  const firstGuess = pf === null ? 0 : deciWatts / 10 / (grid.volts * (centiPowerFactor! / 100));
+  const volts = grid.volts - firstGuess * model.wiringOhms;
+  const amps = pf === null ? 0 : deciWatts / 10 / (volts * (centiPowerFactor! / 100));
   return {
     time,
     deciWatts,

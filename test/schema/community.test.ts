@@ -1,0 +1,221 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../ops/lib/seed/password.js';
+import { applyMigrations } from './applyMigrations.js';
+import { asRole, openTestEngine, sqlState, type TestEngine } from './support.js';
+
+// The whole schema (001-006) on the embedded engine: TimescaleDB community edition, PostgreSQL 17.
+// Each file runs inside BEGIN ... COMMIT (applyMigrations), which is itself the proof that none
+// needs `-- transaction: none`: continuous aggregates are created WITH NO DATA.
+
+let t: TestEngine;
+
+beforeAll(async () => {
+  t = await openTestEngine();
+  await applyMigrations(t.client);
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+const rows = async <T = Record<string, unknown>>(sql: string, values: unknown[] = []) => (await t.client.query(sql, values)).rows as T[];
+
+describe('schema on the community edition', () => {
+  it('has the six core tables and the two hypertables (migration_history is the runner’s)', async () => {
+    const tables = await rows<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`);
+    expect(tables.map((r) => r.t)).toEqual(['alerts', 'api_tokens', 'cost_calculations', 'devices', 'metrics', 'plugins', 'rate_schedules', 'users']);
+    const dims = await rows(`SELECT hypertable_name, column_name, time_interval::text AS chunk FROM timescaledb_information.dimensions WHERE hypertable_schema = 'public' ORDER BY 1`);
+    expect(dims).toEqual([
+      { hypertable_name: 'cost_calculations', column_name: 'time', chunk: '7 days' },
+      { hypertable_name: 'metrics', column_name: 'time', chunk: '7 days' },
+    ]);
+  });
+
+  it('has 31 valid idx_ indexes and no others of its own', async () => {
+    const idx = await rows<{ name: string; valid: boolean; table: string }>(
+      `SELECT c.relname AS name, i.indisvalid AS valid, t.relname AS table
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+       WHERE c.relname LIKE 'idx\\_%' ORDER BY 1`,
+    );
+    expect(idx).toHaveLength(31);
+    expect(idx.filter((i) => !i.valid)).toEqual([]);
+    // Beyond them: only constraint indexes and TimescaleDB's own bucket index on materialized hypertables.
+    const others = await rows<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE (n.nspname = 'public' OR t.relname LIKE '\\_materialized\\_hypertable\\_%') AND c.relname NOT LIKE 'idx\\_%'
+         AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY 1`,
+    );
+    expect(others).toHaveLength(4);
+    expect(others.map((o) => o.name).every((n) => /^_materialized_hypertable_\d+_bucket_idx$/.test(n))).toBe(true);
+  });
+
+  it('has four real-time continuous aggregates, the daily ones built on the hourly ones', async () => {
+    const caggs = await rows<{ view: string; materialized_only: boolean; source: string }>(
+      `SELECT c.view_name AS view, c.materialized_only,
+              coalesce(src.view_name, c.hypertable_name) AS source
+       FROM timescaledb_information.continuous_aggregates c
+       LEFT JOIN timescaledb_information.continuous_aggregates src ON src.materialization_hypertable_name = c.hypertable_name
+       ORDER BY 1`,
+    );
+    expect(caggs).toEqual([
+      { view: 'cost_daily', materialized_only: false, source: 'cost_hourly' },
+      { view: 'cost_hourly', materialized_only: false, source: 'cost_calculations' },
+      { view: 'metrics_daily', materialized_only: false, source: 'metrics_hourly' },
+      { view: 'metrics_hourly', materialized_only: false, source: 'metrics' },
+    ]);
+  });
+
+  it('compresses both hypertables by device, newest first', async () => {
+    const settings = await rows(
+      `SELECT hypertable_name AS ht, attname, segmentby_column_index AS seg, orderby_column_index AS ord, orderby_asc AS asc
+       FROM timescaledb_information.compression_settings WHERE hypertable_schema = 'public' ORDER BY 1, 2`,
+    );
+    expect(settings).toEqual([
+      { ht: 'cost_calculations', attname: 'device_id', seg: 1, ord: null, asc: null },
+      { ht: 'cost_calculations', attname: 'time', seg: null, ord: 1, asc: false },
+      { ht: 'metrics', attname: 'device_id', seg: 1, ord: null, asc: null },
+      { ht: 'metrics', attname: 'time', seg: null, ord: 1, asc: false },
+    ]);
+  });
+
+  it('registers the policy jobs with their schedules and settings', async () => {
+    const jobs = await rows<{ job: string }>(
+      `SELECT format('%s on %s every %s: %s', proc_name, coalesce(c.view_name, j.hypertable_name), schedule_interval,
+                     (j.config - 'hypertable_id' - 'mat_hypertable_id')::text) AS job
+       FROM timescaledb_information.jobs j
+       LEFT JOIN timescaledb_information.continuous_aggregates c ON j.hypertable_name IN (c.view_name, c.materialization_hypertable_name)
+       WHERE proc_name LIKE 'policy_%' AND proc_name <> 'policy_job_stat_history_retention' ORDER BY 1`,
+    );
+    expect(jobs.map((j) => j.job)).toMatchInlineSnapshot(`
+      [
+        "policy_compression on cost_calculations every 12:00:00: {"compress_after": "7 days"}",
+        "policy_compression on metrics every 12:00:00: {"compress_after": "7 days"}",
+        "policy_refresh_continuous_aggregate on cost_daily every 01:00:00: {"end_offset": "01:00:00", "start_offset": "7 days"}",
+        "policy_refresh_continuous_aggregate on cost_hourly every 00:30:00: {"end_offset": "01:00:00", "start_offset": "3 days"}",
+        "policy_refresh_continuous_aggregate on metrics_daily every 01:00:00: {"end_offset": "01:00:00", "start_offset": "7 days"}",
+        "policy_refresh_continuous_aggregate on metrics_hourly every 00:30:00: {"end_offset": "01:00:00", "start_offset": "3 days"}",
+        "policy_retention on cost_calculations every 1 day: {"drop_after": "90 days"}",
+        "policy_retention on cost_daily every 1 day: {"drop_after": "5 years"}",
+        "policy_retention on cost_hourly every 1 day: {"drop_after": "1 year"}",
+        "policy_retention on metrics every 1 day: {"drop_after": "90 days"}",
+        "policy_retention on metrics_daily every 1 day: {"drop_after": "5 years"}",
+        "policy_retention on metrics_hourly every 1 day: {"drop_after": "1 year"}",
+      ]
+    `);
+  });
+
+  it('never refreshes into data that retention has dropped: each start_offset < its source’s drop_after', async () => {
+    const windows = await rows<{ cagg: string; start_offset: string; source_drop_after: string; safe: boolean }>(
+      `WITH retention AS (
+         SELECT coalesce(c.view_name, j.hypertable_name) AS rel, (j.config ->> 'drop_after')::interval AS drop_after
+         FROM timescaledb_information.jobs j
+         LEFT JOIN timescaledb_information.continuous_aggregates c ON j.hypertable_name IN (c.view_name, c.materialization_hypertable_name)
+         WHERE j.proc_name = 'policy_retention'),
+       refresh AS (
+         SELECT c.view_name AS cagg, coalesce(src.view_name, c.hypertable_name) AS source, (j.config ->> 'start_offset')::interval AS start_offset
+         FROM timescaledb_information.jobs j
+         JOIN timescaledb_information.continuous_aggregates c ON j.hypertable_name IN (c.view_name, c.materialization_hypertable_name)
+         LEFT JOIN timescaledb_information.continuous_aggregates src ON src.materialization_hypertable_name = c.hypertable_name
+         WHERE j.proc_name = 'policy_refresh_continuous_aggregate')
+       SELECT r.cagg, r.start_offset::text, x.drop_after::text AS source_drop_after, r.start_offset < x.drop_after AS safe
+       FROM refresh r JOIN retention x ON x.rel = r.source ORDER BY 1`,
+    );
+    expect(windows).toEqual([
+      { cagg: 'cost_daily', start_offset: '7 days', source_drop_after: '1 year', safe: true },
+      { cagg: 'cost_hourly', start_offset: '3 days', source_drop_after: '90 days', safe: true },
+      { cagg: 'metrics_daily', start_offset: '7 days', source_drop_after: '1 year', safe: true },
+      { cagg: 'metrics_hourly', start_offset: '3 days', source_drop_after: '90 days', safe: true },
+    ]);
+  });
+
+  it('applies 004-006 a second time without error or duplicate jobs (if_not_exists)', async () => {
+    const before = await rows<{ n: string }>('SELECT count(*) AS n FROM timescaledb_information.jobs');
+    const { loadMigrations } = await import('../../ops/lib/migrations/files.js');
+    for (const file of (await loadMigrations()).filter((f) => f.version >= 4)) {
+      await t.client.query('BEGIN');
+      await t.client.query(file.sql);
+      await t.client.query('COMMIT');
+    }
+    expect(await rows('SELECT count(*) AS n FROM timescaledb_information.jobs')).toEqual(before);
+  });
+});
+
+describe('integrity rules', () => {
+  it('stores only strong password hashes', async () => {
+    const insert = (hash: string) => sqlState(t.client, `INSERT INTO users (username, password_hash) VALUES ('someone', $1)`, [hash]);
+    expect(await insert(await hashPassword('correct horse battery staple'))).toBe('ok');
+    expect(await insert('$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$' + 'A'.repeat(43))).toBe('ok');
+    expect(await insert('$2b$12$' + 'a'.repeat(53))).toBe('ok');
+    for (const weak of ['hunter2', '5f4dcc3b5aa765d61d8327deb882cf99', '$scrypt$ln=10,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA==$' + 'A'.repeat(43) + '=', '$2b$04$' + 'a'.repeat(53), '$argon2i$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$' + 'A'.repeat(43)]) {
+      expect(await insert(weak), weak).toBe('23514'); // check_violation
+    }
+  });
+
+  it('stores API tokens only as 32-byte hashes, unique', async () => {
+    await t.client.query(`INSERT INTO users (username, password_hash) VALUES ('tokenowner', $1)`, [await hashPassword('a long enough password')]);
+    const insert = (hash: Buffer) => sqlState(t.client, `INSERT INTO api_tokens (user_id, name, token_hash, token_prefix) SELECT user_id, 'ci', $1, 'alt_abcd' FROM users WHERE username = 'tokenowner'`, [hash]);
+    expect(await insert(Buffer.alloc(32, 1))).toBe('ok');
+    expect(await insert(Buffer.from('plain-token-in-clear'))).toBe('23514');
+    expect(await insert(Buffer.alloc(31, 1))).toBe('23514');
+  });
+
+  it('allows one open alert per device and type, and only consistent acknowledgements', async () => {
+    await t.client.query(`INSERT INTO devices (device_id, name, device_type) VALUES ('alert-dev', 'Alert test', 'smart_plug')`);
+    const raise = `INSERT INTO alerts (device_id, alert_type, severity, message) VALUES ('alert-dev', 'offline', 'warning', 'no data for 10 minutes')`;
+    await t.client.query(raise);
+    expect(await sqlState(t.client, raise)).toBe('23505');
+    expect(await sqlState(t.client, `UPDATE alerts SET acknowledged_by = NULL, acknowledged_at = triggered_at - interval '1 minute'`)).toBe('23514');
+    await t.client.query(`DELETE FROM alerts; DELETE FROM devices WHERE device_id = 'alert-dev'`);
+  });
+
+  it('rejects readings that no meter can produce', async () => {
+    await t.client.query(`INSERT INTO devices (device_id, name, device_type) VALUES ('meter-dev', 'Meter test', 'smart_plug')`);
+    const reading = (cols: string) => sqlState(t.client, `INSERT INTO metrics (time, device_id, power_w, ${cols.split('=')[0]}) VALUES (now(), 'meter-dev', 10, ${cols.split('=')[1]})`);
+    expect(await reading('voltage_v=121.3')).toBe('ok');
+    expect(await reading('power_factor=1.5')).toBe('23514');
+    expect(await reading('frequency_hz=0')).toBe('23514');
+    expect(await reading('state=\'exploded\'')).toBe('23514');
+    expect(await sqlState(t.client, `INSERT INTO metrics (time, device_id, power_w) VALUES (now(), 'no-such-device', 1)`)).toBe('23503');
+  });
+});
+
+describe('roles', () => {
+  it('are NOLOGIN group roles', async () => {
+    expect(await rows(`SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname LIKE 'aetherlens\\_%' ORDER BY 1`)).toEqual(
+      ['aetherlens_app', 'aetherlens_backup', 'aetherlens_readonly'].map((rolname) => ({ rolname, rolcanlogin: false, rolsuper: false, rolcreaterole: false, rolcreatedb: false })),
+    );
+  });
+
+  it('let the application read and write its tables, but not change the schema', async () => {
+    await asRole(t.client, 'aetherlens_app', async () => {
+      expect(await sqlState(t.client, `INSERT INTO plugins (plugin_id, name, version) VALUES ('app-test', 'App test', '1.0.0')`)).toBe('ok');
+      expect(await sqlState(t.client, `INSERT INTO users (username, password_hash) VALUES ('appuser', $1)`, [await hashPassword('app-made password')])).toBe('ok');
+      expect(await sqlState(t.client, 'SELECT * FROM metrics_hourly LIMIT 1')).toBe('ok');
+      expect(await sqlState(t.client, 'CREATE TABLE sneaky (id int)')).toBe('42501');
+      expect(await sqlState(t.client, 'ALTER TABLE devices ADD COLUMN sneaky int')).toBe('42501');
+      expect(await sqlState(t.client, 'DROP TABLE alerts')).toBe('42501');
+      expect(await sqlState(t.client, 'DELETE FROM migration_history')).not.toBe('ok');
+    });
+  });
+
+  it('give nobody write access to the aggregates', async () => {
+    const writers = await rows(
+      `SELECT r.rolname, c.view_name FROM pg_roles r CROSS JOIN timescaledb_information.continuous_aggregates c
+       WHERE r.rolname LIKE 'aetherlens\\_%' AND (has_table_privilege(r.rolname, format('%I', c.view_name), 'INSERT, UPDATE, DELETE, TRUNCATE')
+          OR NOT has_table_privilege(r.rolname, format('%I', c.view_name), 'SELECT'))`,
+    );
+    expect(writers).toEqual([]);
+  });
+
+  it('let read-only users read, but never password or token hashes', async () => {
+    await asRole(t.client, 'aetherlens_readonly', async () => {
+      expect(await sqlState(t.client, 'SELECT username, role FROM users')).toBe('ok');
+      expect(await sqlState(t.client, 'SELECT token_prefix FROM api_tokens')).toBe('ok');
+      expect(await sqlState(t.client, 'SELECT * FROM metrics_daily')).toBe('ok');
+      expect(await sqlState(t.client, 'SELECT password_hash FROM users')).toBe('42501');
+      expect(await sqlState(t.client, 'SELECT token_hash FROM api_tokens')).toBe('42501');
+      expect(await sqlState(t.client, `UPDATE devices SET name = 'x'`)).toBe('42501');
+    });
+  });
+});

@@ -1,0 +1,52 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { openEmbeddedEngine, type EmbeddedEngine } from '../../ops/lib/embedded/engine.js';
+import { connect } from '../../ops/lib/pg.js';
+
+/** One embedded engine per test file, in a throwaway directory, with one client (its only connection). */
+export interface TestEngine {
+  engine: EmbeddedEngine;
+  client: pg.Client;
+  close(): Promise<void>;
+}
+
+export async function openTestEngine(): Promise<TestEngine> {
+  const dir = await mkdtemp(join(tmpdir(), 'aetherlens-emb-'));
+  const engine = await openEmbeddedEngine({ dataDir: dir });
+  const client = await connect(engine.info);
+  await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
+  return {
+    engine,
+    client,
+    async close() {
+      await client.end().catch(() => {});
+      await engine.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs `fn` as another role on the same session, always switching back. */
+export async function asRole<T>(client: pg.Client, role: string, fn: () => Promise<T>): Promise<T> {
+  await client.query(`SET ROLE ${role}`);
+  try {
+    return await fn();
+  } finally {
+    await client.query('RESET ROLE');
+  }
+}
+
+/** The SQLSTATE a statement fails with, or 'ok'. Rolls back to a savepoint so the session stays usable. */
+export async function sqlState(client: pg.Client, sql: string, values: unknown[] = []): Promise<string> {
+  await client.query('BEGIN');
+  try {
+    await client.query(sql, values);
+    return 'ok';
+  } catch (error) {
+    return (error as { code?: string }).code ?? 'error';
+  } finally {
+    await client.query('ROLLBACK');
+  }
+}
