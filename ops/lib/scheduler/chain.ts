@@ -46,12 +46,15 @@ async function step<T>(name: StepName, run: string, options: ChainOptions, fn: (
 
 function finish(id: string, kind: RunRecord['kind'], options: ChainOptions, startedAt: string, t0: number, steps: StepRecord[]): RunRecord {
   const verdict: Verdict = steps.some((s) => s.verdict === 'aborted') ? 'aborted' : steps.some((s) => s.verdict === 'failed') ? 'failed' : 'ok';
-  const record: RunRecord = { id, kind, trigger: options.trigger, startedAt, finishedAt: iso(options.clock), seconds: round((performance.now() - t0) / 1000), verdict, steps };
-  const failed = steps.find((s) => s.verdict !== 'ok');
-  const line = { event: 'run.end', run: id, kind, trigger: options.trigger, verdict, seconds: record.seconds, ...(failed ? { step: failed.step, error: failed.error } : {}) };
-  if (verdict === 'ok') options.logger.info(`${kind} run finished`, line);
-  else options.logger.error(`${kind} run ${verdict}`, line);
-  return record;
+  return { id, kind, trigger: options.trigger, startedAt, finishedAt: iso(options.clock), seconds: round((performance.now() - t0) / 1000), verdict, steps };
+}
+
+/** The run's last log line; the scheduler writes it once the status and .prom files are written. */
+export function logRunEnd(logger: Logger, record: RunRecord): void {
+  const failed = record.steps.find((s) => s.verdict !== 'ok');
+  const line = { event: 'run.end', run: record.id, kind: record.kind, trigger: record.trigger, verdict: record.verdict, seconds: record.seconds, ...(failed ? { step: failed.step, error: failed.error } : {}) };
+  if (record.verdict === 'ok') logger.info(`${record.kind} run finished`, line);
+  else logger.error(`${record.kind} run ${record.verdict}`, line);
 }
 
 /**

@@ -7,7 +7,7 @@ import { redact } from '../connection.js';
 import { OpsError } from '../errors.js';
 import { acquireLock, ownerPath, type HeldLock, type LockOwner } from '../fileLock.js';
 import type { Logger } from '../logger.js';
-import { runBackupChain, runJobsOnce } from './chain.js';
+import { logRunEnd, runBackupChain, runJobsOnce } from './chain.js';
 import { createNotifier, safeUrl } from './notify.js';
 import { intervalSeconds, systemClock, type Clock } from './planner.js';
 import { writePrometheusFile } from './prometheus.js';
@@ -144,6 +144,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
       status = applyRun(status, record);
       await refreshVerified();
       await publish();
+      logRunEnd(logger, record);
       const failed = record.steps.find((s) => s.verdict === 'failed');
       if (kind === 'backup' && record.verdict === 'ok') notifier.ping('success');
       if (failed) {

@@ -1,0 +1,90 @@
+// The real `aetherlens-db schedule` process against a native PostgreSQL 15 + TimescaleDB:
+// SIGTERM in the middle of a real backup, a second scheduler, and `status --backups`.
+import { mkdtemp, readdir, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { connectionUrl, type ConnectionInfo } from '../../ops/lib/connection.js';
+import { withClient } from '../../ops/lib/pg.js';
+import { readStatusFile } from '../../ops/lib/scheduler/status.js';
+import { runCli } from '../support/cli.js';
+import { nativeUnavailableReason, PG_BIN, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
+import { createSmallDatabase } from './support/fixtures.js';
+import { spawnScheduler } from './support/schedulerProcess.js';
+
+const unavailable = nativeUnavailableReason();
+
+describe.skipIf(unavailable)('aetherlens-db schedule (process) on a native server', () => {
+  let cluster: NativeCluster;
+  let db: ConnectionInfo;
+  beforeAll(async () => {
+    cluster = await startNativeCluster();
+    db = await createSmallDatabase(cluster.info, 'sched_cli');
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  const env = (dir: string) => ({ DATABASE_URL: connectionUrl(db), PG_BIN_DIR: PG_BIN, AETHERLENS_BACKUP_DIR: dir, AETHERLENS_TIMEZONE: 'UTC' });
+
+  test('SIGTERM mid-backup: the running pg_dump is aborted, nothing partial is left, exit 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sched-term-'));
+    // 1.5 M rows: pg_dump needs about 3 s, long enough to be caught in the middle.
+    const big = { ...cluster.info, database: 'sched_big' };
+    await withClient(cluster.info, (c) => c.query('CREATE DATABASE sched_big'));
+    await withClient(big, (c) => c.query(`CREATE EXTENSION timescaledb; CREATE TABLE big AS SELECT g AS id, md5(g::text) AS h, random() AS v FROM generate_series(1, 1500000) g`));
+    const s = spawnScheduler(['--cron', '0 3 * * *', '--grace', '0s'], { ...env(dir), DATABASE_URL: connectionUrl(big) });
+    await s.waitFor((l) => l.event === 'step.start' && l.step === 'backup');
+    // Wait until the dump file in the partial folder is growing: pg_dump is at work.
+    const partialDump = async () => {
+      for (const name of (await readdir(dir)).filter((n) => n.startsWith('.partial-'))) {
+        for (const f of await readdir(join(dir, name)).catch(() => [] as string[])) {
+          if (f.endsWith('.dump') && (await stat(join(dir, name, f)).catch(() => ({ size: 0 }))).size > 1_000_000) return true;
+        }
+      }
+      return false;
+    };
+    for (let i = 0; i < 200 && !(await partialDump()); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await partialDump()).toBe(true);
+    s.kill('SIGTERM');
+    const exit = await s.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(s.stderr()).toBe('');
+    const events = s.lines.map((l) => l.event);
+    expect(events.slice(events.indexOf('scheduler.stopping'))).toEqual(['scheduler.stopping', 'run.abort', 'step.end', 'run.end', 'scheduler.stop']);
+    expect(s.lines.find((l) => l.event === 'run.end')).toMatchObject({ verdict: 'aborted', step: 'backup', error: 'backup interrupted: the partial backup was removed and older backups are untouched' });
+    // No backup and no partial folder: only the scheduler's own files and lock leftovers.
+    expect((await readdir(dir)).filter((n) => !/^\.(backup-.*|rotate)\.lock/.test(n))).toEqual(['scheduler-status.json']);
+    const status = (await readStatusFile(join(dir, 'scheduler-status.json')))!;
+    expect(status.scheduler.state).toBe('stopped');
+    expect(status.lastAttempt?.verdict).toBe('aborted');
+    expect(status.counters.failures.backup).toBe(0);
+    // pg_dump's server session ends too, once the server notices its client is gone.
+    const sessions = () => withClient(big, async (c) => (await c.query(`SELECT application_name AS a FROM pg_stat_activity WHERE datname = 'sched_big' AND backend_type = 'client backend' AND pid <> pg_backend_pid()`)).rows.map((r) => r.a as string));
+    for (let i = 0; i < 50 && (await sessions()).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await sessions()).toEqual([]);
+  });
+
+  test('a second scheduler on the same target and directory refuses, naming the first; the first stops cleanly', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sched-two-'));
+    const first = spawnScheduler(['--cron', '0 3 * * *', '--no-catch-up'], env(dir));
+    const started = await first.waitFor((l) => l.event === 'scheduler.start');
+    const second = await runCli(['schedule', '--cron', '0 4 * * *'], env(dir));
+    expect(second.exitCode).toBe(1);
+    expect(second.stderr).toMatch(new RegExp(`^error: a scheduler is already running for ${dir} \\(pid ${started.pid} on \\S+, since \\S+, target postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${cluster.port}/sched_cli\\): stop it first, or give this one another backup directory$`));
+    expect(second.stdout).toBe('');
+    first.kill('SIGINT');
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    // The password never appears in any line the scheduler wrote.
+    expect(first.raw.join('\n')).not.toContain(db.password!);
+  });
+
+  test('bad settings stop it at start with one line and exit 2', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sched-bad-'));
+    const zone = await runCli(['schedule', '--timezone', 'Europe/Atlantis'], env(dir));
+    expect([zone.exitCode, zone.stderr]).toEqual([2, 'error: --timezone "Europe/Atlantis" is not an IANA time zone name: use one such as Europe/Berlin, America/New_York or UTC (see timedatectl list-timezones)']);
+    // Rotation counts are checked at start too, not at the first rotation in the night.
+    const keep = await runCli(['schedule'], { ...env(dir), AETHERLENS_KEEP_DAILY: '-1' });
+    expect([keep.exitCode, keep.stderr]).toEqual([2, 'error: AETHERLENS_KEEP_DAILY must be a whole number, 0 or more (got "-1")']);
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
