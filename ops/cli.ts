@@ -7,6 +7,7 @@ import { adoptCommand } from './commands/adopt.js';
 import { localCommand } from './commands/local.js';
 import { jobsCommand } from './commands/jobs.js';
 import { seedCommand } from './commands/seed.js';
+import { quickstartCommand } from './commands/quickstart.js';
 import { scheduleCommand } from './commands/schedule.js';
 import { backupCommand } from './commands/backup.js';
 import { backupsCommand } from './commands/backups.js';
@@ -24,6 +25,7 @@ const commands = [
   inventoryCommand,
   adoptCommand,
   seedCommand,
+  quickstartCommand,
   localCommand,
   jobsCommand,
   scheduleCommand,

@@ -1,0 +1,76 @@
+import type { Logger } from './logger.js';
+import { withClient } from './pg.js';
+import { openTarget } from './targets/open.js';
+import { migrate } from './migrations/runner.js';
+import { inventory, type Inventory } from './inventory.js';
+import { seed, type SeedSummary } from './seed/index.js';
+import { runDueJobs, type JobRun } from './embedded/jobs.js';
+import { backup } from './backup/index.js';
+import { compressionSummary, sampleQueries, type CompressionSummary, type TimedQuery } from './report.js';
+import { DEFAULT_SERVE_PORT } from './embedded/serve.js';
+import type { Target } from './targets/types.js';
+
+/** A drill of one backup; injected so the quickstart does not depend on how drills are done. */
+export type Drill = (target: Target, backupPath: string) => Promise<{ result: 'passed' | 'failed'; seconds: number; differences: string[] }>;
+
+export interface QuickstartReport {
+  dataDir: string;
+  inventory: Inventory;
+  seed: Omit<SeedSummary, 'adminPassword'>;
+  /** Only on the run that created the admin user: shown once. */
+  adminPassword?: string;
+  jobs: JobRun[];
+  queries: TimedQuery[];
+  compression: CompressionSummary;
+  backup: { id: string; path: string; bytes: number; sha256: string; seconds: number };
+  drill?: { result: 'passed' | 'failed'; seconds: number; differences: string[] };
+  psql: string[];
+}
+
+/**
+ * The whole lifecycle on the embedded engine, as a newcomer's first run: open (or create) the
+ * database, migrate, seed, run the due policy jobs, take a backup and prove it with a drill.
+ * 30 days of readings, so compression (after 7 days) and the daily aggregates have data.
+ */
+export async function quickstart(options: { dataDir: string; backupDir: string; logger: Logger; drill?: Drill; adminPassword?: string }): Promise<QuickstartReport> {
+  const { logger } = options;
+  const target = await openTarget({ kind: 'embedded', dataDir: options.dataDir }, { command: 'quickstart', requireOwnership: true });
+  try {
+    logger.info(`1/5 migrate (${target.label})`);
+    await migrate({ connection: target.connection, logger });
+    logger.info('2/5 seed');
+    const seeded = await seed(target.connection, { days: 30, ...(options.adminPassword ? { adminPassword: options.adminPassword } : {}) }, logger);
+    logger.info('3/5 policy jobs');
+    const jobs = await runDueJobs(target.connection, { stateDir: options.dataDir, logger });
+    const inv = await inventory({ connection: target.connection });
+    const [queries, compression] = await withClient(target.connection, async (client) => [
+      await sampleQueries(client, 'shelly-office-01'),
+      await compressionSummary(client),
+    ] as const);
+    logger.info('4/5 backup');
+    const taken = await backup({ target, dir: options.backupDir, logger });
+    let drill: QuickstartReport['drill'];
+    if (options.drill) {
+      logger.info('5/5 restore drill');
+      drill = await options.drill(target, taken.path);
+    }
+    const { adminPassword, ...seedSummary } = seeded;
+    return {
+      dataDir: options.dataDir,
+      inventory: inv,
+      seed: seedSummary,
+      ...(adminPassword ? { adminPassword } : {}),
+      jobs,
+      queries,
+      compression,
+      backup: { id: taken.id, path: taken.path, bytes: taken.manifest.dump.bytes, sha256: taken.manifest.dump.sha256, seconds: taken.manifest.durationSeconds },
+      ...(drill ? { drill } : {}),
+      psql: [
+        `AETHERLENS_EMBEDDED_DIR=${options.dataDir} npx aetherlens-db local serve`,
+        `PGPASSWORD=postgres psql "postgres://postgres@127.0.0.1:${DEFAULT_SERVE_PORT}/${target.connection.database}?sslmode=disable"`,
+      ],
+    };
+  } finally {
+    await target.close();
+  }
+}
