@@ -12,6 +12,8 @@ import { scheduleCommand } from './commands/schedule.js';
 import { backupCommand } from './commands/backup.js';
 import { backupsCommand } from './commands/backups.js';
 import { rotateCommand } from './commands/rotate.js';
+import { verifyCommand } from './commands/verify.js';
+import { restoreCommand } from './commands/restore.js';
 
 const program = new Command('aetherlens-db')
   .description('migrate, seed, back up, restore and drill the AetherLens TimescaleDB database')
@@ -32,6 +34,8 @@ const commands = [
   backupCommand,
   backupsCommand,
   rotateCommand,
+  verifyCommand,
+  restoreCommand,
 ];
 for (const command of commands) {
   program.addCommand(command);

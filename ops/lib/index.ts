@@ -24,3 +24,4 @@ export type { Steps, StepContext, BackupDone, DrillDone, RotateDone, JobsDone, V
 export { seed, SEED_LIMITS, type SeedOptions, type SeedSummary } from './seed/index.js';
 export { quickstart, type QuickstartReport, type Drill } from './quickstart.js';
 export { sampleQueries, compressionSummary, type TimedQuery, type CompressionSummary } from './report.js';
+export * from './restore/index.js';

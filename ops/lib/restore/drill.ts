@@ -1,0 +1,202 @@
+import type { TargetSpec } from '../config.js';
+import { isOpsError, OpsError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { hashFile } from '../backup/atomicWrite.js';
+import type { CatalogEntry } from '../backup/catalog.js';
+import { findBackup } from '../backup/catalog.js';
+import { recordVerification, type Manifest, type Verification } from '../backup/manifest.js';
+import { checkAggregatesExist, checkFingerprint, checkJobs, checkMigrations, checkRefresh, restoringCheck, type CheckResult } from './checks.js';
+import { assertRestorable } from './compat.js';
+import { isBackupFault, type RestoreMode, type RestorePhase } from './pgRestore.js';
+import type { RestoreSite, ScratchCopy } from './site.js';
+import { openRestoreSite } from './targetRestore.js';
+
+/** How a dump is restored unless told otherwise: see test/bench/restore.bench.ts. */
+export const DEFAULT_RESTORE_MODE: RestoreMode = 'single';
+
+/** The recovery point: how much data restoring this backup now would lose. */
+export interface RecoveryPoint {
+  /** Seconds from the backup's snapshot to now. */
+  backupAgeSeconds: number;
+  /** The newest row in any hypertable at backup time (ISO), if any. */
+  newestData: string | null;
+  /** Seconds from that row to the snapshot: data that was already missing when it was taken. */
+  dataAgeAtBackupSeconds: number | null;
+}
+
+export interface DrillReport {
+  backup: { id: string; path: string; createdAt: string; bytes: number; sha256: string };
+  ok: boolean;
+  checks: CheckResult[];
+  /** Every difference found, one line each (what the manifest records). */
+  differences: string[];
+  /** Restore time objective: creating the copy, pg_restore and TimescaleDB's post-restore step. */
+  rtoSeconds: number | null;
+  phases: RestorePhase[];
+  /** Wall-clock time of the whole drill, checks included. */
+  seconds: number;
+  rpo: RecoveryPoint;
+  /** Where it was restored (dropped again). */
+  scratch: string | null;
+  /** Leftovers of interrupted drills and restores that this run removed. */
+  cleaned: string[];
+  verification: Verification;
+}
+
+export function recoveryPoint(manifest: Manifest, now: Date): RecoveryPoint {
+  const created = new Date(manifest.createdAt).getTime();
+  const newest = manifest.fingerprint.newestData;
+  return {
+    backupAgeSeconds: Math.max(0, Math.round((now.getTime() - created) / 1000)),
+    newestData: newest,
+    dataAgeAtBackupSeconds: newest ? Math.max(0, Math.round((created - new Date(newest).getTime()) / 1000)) : null,
+  };
+}
+
+/** The dump's sha256 and size against the manifest's. */
+export async function checkChecksum(entry: CatalogEntry, manifest: Manifest): Promise<CheckResult> {
+  const actual = await hashFile(entry.dumpPath!).catch((error: NodeJS.ErrnoException) => {
+    throw new OpsError('VERIFY', `cannot read the dump ${entry.dumpPath} (${error.code ?? error.message}): check the backup directory`, { cause: error });
+  });
+  const problems: string[] = [];
+  if (actual.bytes !== manifest.dump.bytes) problems.push(`checksum: the dump is ${actual.bytes} bytes, the manifest says ${manifest.dump.bytes} (truncated or replaced)`);
+  if (actual.sha256 !== manifest.dump.sha256) problems.push(`checksum: the dump's sha256 is ${actual.sha256}, the manifest says ${manifest.dump.sha256} (damaged, or the manifest belongs to another dump)`);
+  return problems.length > 0
+    ? { name: 'checksum', ok: false, detail: problems[0]!, differences: problems }
+    : { name: 'checksum', ok: true, detail: `sha256 ${manifest.dump.sha256.slice(0, 16)}… matches (${actual.bytes} bytes)`, differences: [] };
+}
+
+const throwIfAborted = (signal?: AbortSignal) => {
+  if (signal?.aborted) throw new OpsError('ABORTED', 'interrupted');
+};
+
+/**
+ * The checks a restored copy must pass before it counts: fingerprint, migration ledger, jobs and
+ * continuous aggregates while TimescaleDB's restoring mode still holds background jobs off; then
+ * post-restore, restoring mode off for new sessions, and a refresh of every continuous aggregate.
+ * Returns the check results; the copy is left in post-restore state.
+ */
+export async function checkCopy(copy: ScratchCopy, manifest: Manifest, refresh: 'full' | 'probe', signal?: AbortSignal): Promise<{ checks: CheckResult[]; finishSeconds: number }> {
+  const checks: CheckResult[] = [];
+  const session = await copy.open();
+  try {
+    checks.push(await checkFingerprint(session.client, manifest));
+    checks.push(await checkMigrations(session.client, manifest));
+    checks.push(await checkJobs(session.client, manifest));
+    checks.push(await checkAggregatesExist(session.client, manifest));
+  } finally {
+    await session.close();
+  }
+  throwIfAborted(signal);
+  const finishStarted = performance.now();
+  await copy.finish();
+  const finishSeconds = (performance.now() - finishStarted) / 1000;
+  checks.push(restoringCheck(await copy.restoringOff()));
+  const after = await copy.open();
+  try {
+    checks.push(await checkRefresh(after.client, manifest, refresh));
+  } finally {
+    await after.close();
+  }
+  return { checks, finishSeconds };
+}
+
+export interface DrillOptions {
+  /** The target whose server (or embedded engine) the drill restores on. */
+  target: TargetSpec;
+  backupDir: string;
+  /** A backup id or folder; default: the newest backup. */
+  backup?: string;
+  pgBinDir?: string;
+  mode?: RestoreMode;
+  signal?: AbortSignal;
+  logger?: Logger;
+  now?: () => Date;
+  /** Keep the manifest as it is (benchmarks). */
+  record?: boolean;
+}
+
+/**
+ * The restore drill (`aetherlens-db verify`): checks the dump's sha256, restores it into a scratch
+ * database (a scratch data directory on the embedded target) with TimescaleDB's procedure, runs
+ * every check of checkCopy(), measures RTO and RPO, records the verdict in the manifest and drops
+ * the scratch copy, also on failure and on interrupt. A mismatch is a result (ok: false), not an
+ * exception; exceptions mean the drill could not be run (the backup then stays as it was).
+ */
+export async function drill(options: DrillOptions): Promise<DrillReport> {
+  const logger = options.logger ?? silentLogger;
+  const now = options.now ?? (() => new Date());
+  const started = performance.now();
+  const entry = await findBackup(options.backupDir, options.backup ?? 'latest');
+  const manifest = entry.manifest;
+  if (!manifest || !entry.dumpPath) throw new OpsError('VERIFY', `backup ${entry.id} cannot be drilled: ${entry.problem ?? 'it has no readable manifest'}`);
+  const site: RestoreSite = await openRestoreSite(options.target, { purpose: 'drill', command: 'verify', ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}) });
+  let copy: ScratchCopy | undefined;
+  let scratch: string | null = null;
+  const checks: CheckResult[] = [];
+  let rtoSeconds: number | null = null;
+  let cleaned: string[] = [];
+  const onAbort = () => void copy?.discard();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    cleaned = await site.cleanLeftovers(logger);
+    logger.info(`checking the sha256 of ${entry.id}`);
+    checks.push(await checkChecksum(entry, manifest));
+    if (checks[0]!.ok) {
+      throwIfAborted(options.signal);
+      scratch = site.scratchName(site.defaultLive, 'drill', now()).scratch;
+      logger.info(`restoring ${entry.id} into ${scratch}`);
+      try {
+        copy = await site.restoreCopy({
+          manifest, dumpPath: entry.dumpPath, purpose: 'drill', scratch, mode: options.mode ?? DEFAULT_RESTORE_MODE,
+          check: (facts) => assertRestorable(manifest, facts), logger, ...(options.signal ? { signal: options.signal } : {}),
+        });
+      } catch (error) {
+        if (options.signal?.aborted || !isBackupFault(error)) throw error;
+        checks.push({ name: 'restore', ok: false, detail: (error as Error).message, differences: [`restore: ${(error as Error).message}`] });
+      }
+      if (copy) {
+        throwIfAborted(options.signal);
+        logger.info(`restored in ${copy.restoreSeconds.toFixed(1)} s; comparing with the backup`);
+        const checked = await checkCopy(copy, manifest, 'full', options.signal);
+        checks.push(...checked.checks);
+        // RTO: the restore itself plus post-restore; the comparison is the drill's own cost.
+        rtoSeconds = copy.restoreSeconds + checked.finishSeconds;
+      }
+    }
+  } catch (error) {
+    if (options.signal?.aborted) throw new OpsError('ABORTED', `verify interrupted: the scratch copy ${scratch ?? ''} was removed; the backup was not marked`.replace('  ', ' '), { cause: error });
+    throw isOpsError(error) ? error : new OpsError('VERIFY', `the drill could not run: ${(error as Error).message}`, { cause: error });
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    await copy?.discard();
+    await site.close();
+  }
+  const differences = checks.flatMap((c) => c.differences);
+  const seconds = (performance.now() - started) / 1000;
+  const rpo = recoveryPoint(manifest, now());
+  const verification: Verification = {
+    verifiedAt: now().toISOString(),
+    result: differences.length === 0 ? 'passed' : 'failed',
+    seconds: Math.round(seconds * 1000) / 1000,
+    differences,
+    restoreSeconds: rtoSeconds === null ? null : Math.round(rtoSeconds * 1000) / 1000,
+    restoredOn: options.target.kind,
+    checks: checks.map((c) => ({ name: c.name, ok: c.ok, detail: c.detail })),
+    dataAgeAtBackupSeconds: rpo.dataAgeAtBackupSeconds,
+  };
+  if (options.record !== false) await recordVerification(entry.path, verification);
+  return {
+    backup: { id: entry.id, path: entry.path, createdAt: manifest.createdAt, bytes: manifest.dump.bytes, sha256: manifest.dump.sha256 },
+    ok: differences.length === 0,
+    checks,
+    differences,
+    rtoSeconds,
+    phases: copy?.phases ?? [],
+    seconds,
+    rpo,
+    scratch,
+    cleaned,
+    verification,
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * Restores and restore drills (DESIGN section 5, issue 5): the public API.
+ *
+ *   drill({ target, backupDir, backup?, mode?, signal?, logger? }) → DrillReport
+ *     `aetherlens-db verify`: sha256, restore into a scratch database (data directory on the
+ *     embedded target), fingerprint and the other checks, RTO/RPO, verdict into the manifest,
+ *     scratch dropped also on failure and interrupt.
+ *   restore({ target, backupDir, selection, into?, force?, confirm, signal?, logger? }) → RestoreReport
+ *     `aetherlens-db restore`: never in place; copy, checks, confirmation, atomic swap keeping
+ *     the previous data as <db>_pre_restore_<stamp>; rollback and drop steps in the report.
+ *   selectBackup(dir, { backup?, latestUnverified?, before? }) / parseBefore(text).
+ *   openRestoreSite(spec, { purpose, command }) → RestoreSite: per-target restore (server, docker,
+ *     embedded) for callers that need the pieces (benchmarks, tests).
+ */
+export { drill, checkCopy, checkChecksum, recoveryPoint, DEFAULT_RESTORE_MODE, type DrillOptions, type DrillReport, type RecoveryPoint } from './drill.js';
+export { restore, backupRowCounts, type RestoreOptions, type RestoreReport, type RestoreSummary, type RowComparison } from './restore.js';
+export { selectBackup, parseBefore, type Selection } from './select.js';
+export { openRestoreSite, dockerRestoreCommand } from './targetRestore.js';
+export { assertRestorable } from './compat.js';
+export { restoreNames, restoreStamp, checkDatabaseName, libpqDbname, MAX_IDENTIFIER_BYTES, type RestoreNames, type ScratchPurpose } from './names.js';
+export { runPgRestore, splitDataEntries, restoreFailure, type RestoreMode, type RestorePhase, type RestoreProgram } from './pgRestore.js';
+export { cleanLeftoverDatabases, SCRATCH_MARKER } from './scratch.js';
+export { describeSession, swapInstructions } from './swap.js';
+export type { CheckResult } from './checks.js';
+export type { RestoreSite, ScratchCopy, SiteFacts, SwapResult, LiveSession, CopySession } from './site.js';

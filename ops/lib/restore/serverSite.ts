@@ -1,0 +1,176 @@
+import { join } from 'node:path';
+import type pg from 'pg';
+import { describeConnection, libpqEnv, type ConnectionInfo } from '../connection.js';
+import { OpsError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { connect, quoteIdent, quoteLiteral } from '../pg.js';
+import { run, type RunResult } from '../run.js';
+import { inspectTimescale } from '../timescale.js';
+import { pgSqlClient } from '../targets/sqlClient.js';
+import { restoreNames, restoreStamp } from './names.js';
+import { runPgRestore, restoreFailure, type RestoreMode, type RestoreProgram } from './pgRestore.js';
+import { cleanLeftoverDatabases, createScratchDatabase, dropScratchQuietly, withMaintenance } from './scratch.js';
+import { listSessions, swapDatabases } from './swap.js';
+import type { CopySession, RestoreSite, ScratchCopy, SiteFacts } from './site.js';
+
+/** pg_restore on this host, reaching the server with the libpq environment (no secrets in argv). */
+export function hostRestoreProgram(connection: ConnectionInfo, dumpPath: string, pgBinDir?: string): RestoreProgram {
+  const tool = pgBinDir ? join(pgBinDir, 'pg_restore') : 'pg_restore';
+  return {
+    what: 'pg_restore',
+    async list(signal) {
+      const result = await run(tool, ['--list', dumpPath], { ...(signal ? { signal } : {}) });
+      if (result.exitCode !== 0) throw restoreFailure(result, 'pg_restore --list');
+      return result.stdout;
+    },
+    restore: ({ database, args, listFile, signal }) =>
+      run(tool, [...args, ...(listFile ? [`--use-list=${listFile}`] : []), dumpPath], { env: libpqEnv(connection, database), ...(signal ? { signal } : {}) }),
+    close: async () => {},
+  };
+}
+
+/** The host's pg_restore version, e.g. 15. */
+export async function hostRestoreMajor(pgBinDir?: string): Promise<number> {
+  const tool = pgBinDir ? join(pgBinDir, 'pg_restore') : 'pg_restore';
+  const result: RunResult = await run(tool, ['--version'], { timeoutMs: 30_000 });
+  const major = /\)\s*(\d+)/.exec(result.stdout)?.[1];
+  if (result.exitCode !== 0 || !major) throw new OpsError('TOOL', `${tool} --version did not report a version: check PG_BIN_DIR or PATH`);
+  return Number(major);
+}
+
+async function prepareDatabase(connection: ConnectionInfo, database: string, version: string | null): Promise<void> {
+  const client = await connect(connection, database);
+  try {
+    if (version === null) return;
+    // The dump's own CREATE EXTENSION IF NOT EXISTS then finds it there, at the dump's version.
+    await client.query(`CREATE EXTENSION IF NOT EXISTS timescaledb VERSION ${quoteLiteral(version)}`);
+    await client.query('SELECT timescaledb_pre_restore()');
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * A session on the copy with TimescaleDB usable although the database is still in restoring mode:
+ * the checks run before timescaledb_post_restore(), so no background job (a refresh, compression
+ * or retention policy) changes the data while it is being compared with the backup.
+ */
+async function copySession(connection: ConnectionInfo, database: string, timescale: boolean): Promise<CopySession> {
+  const client: pg.Client = await connect(connection, database);
+  if (timescale) await client.query('SET timescaledb.restoring = off');
+  return { client: pgSqlClient(client), close: () => client.end().catch(() => {}) };
+}
+
+/**
+ * A PostgreSQL server: scratch copies are databases on it, made with `program` (pg_restore on the
+ * host, or in the container); the swap renames databases.
+ */
+export function serverSite(options: {
+  kind: 'server' | 'docker';
+  connection: ConnectionInfo;
+  lockLabel: string;
+  program: (dumpPath: string) => RestoreProgram;
+  /** Major version of the pg_restore `program` runs, checked against the dump's pg_dump. */
+  restoreMajor: () => Promise<number>;
+  /** Forces single-job restores (a dump streamed out of a container has no data offsets for -j). */
+  singleOnly?: boolean;
+}): RestoreSite {
+  const { connection } = options;
+  const where = `the server at ${describeConnection(connection, 'postgres')}`;
+  const facts = async (): Promise<SiteFacts> => {
+    const restoreMajor = await options.restoreMajor();
+    return withMaintenance(connection, async (client) => {
+      const info = await inspectTimescale(client, connection);
+      const versions = (await client.query<{ version: string }>(`SELECT version FROM pg_available_extension_versions WHERE name = 'timescaledb' ORDER BY version`)).rows.map((r) => r.version);
+      return {
+        serverVersion: info.serverVersion,
+        serverMajor: info.serverMajor,
+        timescaleVersions: versions,
+        ...(info.edition ? { edition: info.edition } : {}),
+        dumpFormat: 'custom',
+        where,
+        restoreMajor,
+      };
+    });
+  };
+  return {
+    kind: options.kind,
+    lockKey: { kind: options.kind, label: options.lockLabel },
+    defaultLive: connection.database,
+    async cleanLeftovers(logger: Logger) {
+      return (await cleanLeftoverDatabases(connection, logger)).map((l) => l.database);
+    },
+    scratchName(live, purpose, now) {
+      const names = restoreNames(live, purpose, now);
+      return { scratch: names.scratch, previous: names.previous };
+    },
+    async restoreCopy({ manifest, dumpPath, purpose, scratch, mode, check, signal, logger }): Promise<ScratchCopy> {
+      check(await facts());
+      const started = performance.now();
+      const version = manifest.versions.timescaledb;
+      await withMaintenance(connection, (client) => createScratchDatabase(client, scratch, { purpose, backup: manifest.id }));
+      const program = options.program(dumpPath);
+      let phases;
+      try {
+        await prepareDatabase(connection, scratch, version);
+        const effective: RestoreMode = options.singleOnly ? 'single' : mode;
+        phases = await runPgRestore(program, { database: scratch, mode: effective, ...(signal ? { signal } : {}) });
+      } catch (error) {
+        await dropScratchQuietly(connection, scratch, logger);
+        throw error;
+      } finally {
+        await program.close();
+      }
+      const restoreSeconds = (performance.now() - started) / 1000;
+      return {
+        label: `database "${scratch}"`,
+        restoreSeconds,
+        phases,
+        open: () => copySession(connection, scratch, version !== null),
+        async finish() {
+          if (version === null) return;
+          const client = await connect(connection, scratch);
+          try {
+            await client.query('SELECT timescaledb_post_restore()');
+          } finally {
+            await client.end().catch(() => {});
+          }
+        },
+        async restoringOff() {
+          const client = await connect(connection, scratch);
+          try {
+            const value = (await client.query<{ v: string | null }>(`SELECT current_setting('timescaledb.restoring', true) AS v`)).rows[0]?.v;
+            return value !== 'on';
+          } finally {
+            await client.end().catch(() => {});
+          }
+        },
+        discard: async () => void (await dropScratchQuietly(connection, scratch, logger)),
+        swapInto: ({ live, previous, force, logger: log, backupId }) =>
+          withMaintenance(connection, (client) => swapDatabases(client, {
+            live, scratch, previous, stamp: restoreStamp(), force, logger: log, backupId,
+            stepsWhere: `in psql connected to the postgres database (psql "${describeConnection(connection, 'postgres')}")`,
+          })),
+      };
+    },
+    async liveRowCounts(live, tables) {
+      return withMaintenance(connection, async (m) => {
+        if ((await m.query('SELECT 1 FROM pg_database WHERE datname = $1', [live])).rows.length === 0) return undefined;
+        const client = await connect(connection, live);
+        try {
+          const counts: Record<string, number> = {};
+          for (const table of tables) {
+            const [schema, name] = table.includes('.') ? (table.split(/\.(.*)/s) as [string, string]) : ['public', table];
+            const exists = (await client.query(`SELECT to_regclass($1) AS r`, [`${quoteIdent(schema)}.${quoteIdent(name)}`])).rows[0]?.r;
+            if (exists) counts[table] = Number((await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${quoteIdent(schema)}.${quoteIdent(name)}`)).rows[0]!.n);
+          }
+          return counts;
+        } finally {
+          await client.end().catch(() => {});
+        }
+      });
+    },
+    liveSessions: (live) => withMaintenance(connection, (client) => listSessions(client, live)),
+    close: async () => {},
+  };
+}

@@ -1,0 +1,109 @@
+import type { Logger } from '../logger.js';
+import type { Manifest } from '../backup/manifest.js';
+import type { SqlClient } from '../targets/sqlClient.js';
+import type { DumpFormat, TargetKind } from '../targets/types.js';
+import type { RestoreMode, RestorePhase } from './pgRestore.js';
+import type { ScratchPurpose } from './names.js';
+
+/** What the place a backup is restored to offers, read before anything is created there. */
+export interface SiteFacts {
+  /** "15.20" */
+  serverVersion: string;
+  serverMajor: number;
+  /** TimescaleDB versions that CREATE EXTENSION ... VERSION accepts there. */
+  timescaleVersions: string[];
+  /** "timescale" (community) or "apache"; undefined when it cannot tell. */
+  edition?: string;
+  /** The dump format this site restores. */
+  dumpFormat: DumpFormat;
+  /** Where, for messages: 'the server at postgres://…' or 'the embedded engine'. */
+  where: string;
+  /** Major version of the pg_restore that will read the dump (servers only). */
+  restoreMajor?: number;
+}
+
+/** A session on a freshly restored copy, with TimescaleDB fully usable in it. */
+export interface CopySession {
+  client: SqlClient;
+  close(): Promise<void>;
+}
+
+/** A live session on the database a restore would replace (listed before --force ends it). */
+export interface LiveSession {
+  pid: number;
+  user: string;
+  application: string;
+  clientAddress: string;
+  state: string;
+  since: string;
+}
+
+/** What a swap did, and how to undo it. */
+export interface SwapResult {
+  /** The restored data now answers under this name (database or data directory). */
+  live: string;
+  /** The replaced data, kept; undefined when nothing was there to replace. */
+  previous?: string;
+  /** Where to run the steps: "in psql, connected to …" or "in a shell, …". */
+  stepsWhere: string;
+  /** Steps that put the previous data back, for a person to follow. */
+  rollback: string[];
+  /** Steps that delete the previous data once the restored one is trusted. */
+  drop: string[];
+  /** Sessions that were ended with --force. */
+  terminated: LiveSession[];
+}
+
+/** A backup restored into a scratch copy (database or data directory), not yet in place. */
+export interface ScratchCopy {
+  /** 'database "aetherlens_drill_…"' or 'data directory /…'. */
+  readonly label: string;
+  /** Time spent restoring (creating the copy, the dump itself, TimescaleDB's pre/post steps). */
+  readonly restoreSeconds: number;
+  readonly phases: RestorePhase[];
+  /** A session for checks; call finish() only after every session is closed. */
+  open(): Promise<CopySession>;
+  /** timescaledb_post_restore(): leaves restoring mode and lets background jobs run. */
+  finish(): Promise<void>;
+  /** Whether timescaledb.restoring is off for new sessions, as the application will see it. */
+  restoringOff(): Promise<boolean>;
+  /** Deletes the copy; never throws (runs in finally blocks and on interrupts). */
+  discard(): Promise<void>;
+  /** Puts the copy in place of `live`, keeping what was there as `previous`. */
+  swapInto(options: { live: string; previous: string; force: boolean; logger: Logger; backupId: string }): Promise<SwapResult>;
+}
+
+/**
+ * The place a backup is restored to: a PostgreSQL server (on the host or in a container) or the
+ * embedded engine's data directory. Drills and restores use only this interface; the differences
+ * live in serverSite.ts and embeddedSite.ts.
+ */
+export interface RestoreSite {
+  readonly kind: TargetKind;
+  /** What the backup lock of this target is keyed by (the backup's Target kind and label). */
+  readonly lockKey: { kind: TargetKind; label: string };
+  /** The database (server) or data directory (embedded) a restore replaces by default. */
+  readonly defaultLive: string;
+  /** Removes scratch copies that interrupted runs of this host left behind; returns their names. */
+  cleanLeftovers(logger: Logger): Promise<string[]>;
+  /** Restores the dump into a new scratch copy; on failure nothing is left behind. */
+  restoreCopy(options: {
+    manifest: Manifest;
+    dumpPath: string;
+    purpose: ScratchPurpose;
+    /** Name of the copy (database) or its directory (embedded). */
+    scratch: string;
+    mode: RestoreMode;
+    /** Refuses (throws) when the site cannot restore this backup; runs before anything is created. */
+    check: (facts: SiteFacts) => void;
+    signal?: AbortSignal;
+    logger: Logger;
+  }): Promise<ScratchCopy>;
+  /** Exact row counts of the live data for the listed tables; undefined when there is none. */
+  liveRowCounts(live: string, tables: string[]): Promise<Record<string, number> | undefined>;
+  /** Sessions connected to the live database (none on the embedded engine, which we hold). */
+  liveSessions(live: string): Promise<LiveSession[]>;
+  /** A scratch name for this site: a database name, or a directory beside the live one. */
+  scratchName(live: string, purpose: ScratchPurpose, now: Date): { scratch: string; previous: string };
+  close(): Promise<void>;
+}
