@@ -4,8 +4,8 @@ import { rotate } from '../backup/rotate.js';
 import { resolveRetention, type RetentionPolicy } from '../backup/rotation.js';
 import { describeConnection } from '../connection.js';
 import type { Settings, TargetSpec } from '../config.js';
-import { OpsError } from '../errors.js';
 import { runDueJobs } from '../embedded/jobs.js';
+import { drill } from '../restore/drill.js';
 import { withTarget } from '../targets/open.js';
 import type { Steps } from './steps.js';
 
@@ -36,15 +36,16 @@ export function realSteps(settings: Settings, options: { retention?: RetentionPo
   // Validated now, at start-up, not at the first rotation in the middle of the night.
   const policy = options.retention ?? resolveRetention({});
   const open = { ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}) };
-  const notYet = (what: string) => async (): Promise<never> => {
-    throw new OpsError('BACKUP', `${what} is not available in this build`);
-  };
   return {
     async backup({ signal, logger }) {
       const made = await withTarget(spec, 'schedule (backup)', (target) => backup({ target, dir: settings.backupDir, logger, signal }), open);
       return { name: made.id, createdAt: made.manifest.createdAt, bytes: made.manifest.dump.bytes, seconds: Math.round(made.manifest.durationSeconds * 1000) / 1000 };
     },
-    drill: notYet('the restore drill'),
+    async drill(made, { signal, logger }) {
+      const report = await drill({ target: spec, backupDir: settings.backupDir, backup: made.name, signal, logger, ...open });
+      const fingerprint = report.checks.find((c) => c.name === 'fingerprint');
+      return { ok: report.ok, restoreSeconds: report.rtoSeconds ?? 0, mismatches: fingerprint && !fingerprint.ok ? Math.max(1, fingerprint.differences.length) : 0, problems: report.differences };
+    },
     async rotate({ logger }) {
       const result = await rotate({ dir: settings.backupDir, policy, logger });
       return { deleted: result.deleted.length, kept: result.decisions.filter((d) => d.action === 'keep').length };
