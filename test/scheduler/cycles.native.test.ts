@@ -107,4 +107,35 @@ describe.skipIf(unavailable)('scheduler cycles on a native PostgreSQL 15 + Times
     expect(raw.join('\n')).not.toContain(db.password!);
     expect(lines.filter((l) => l.event === 'run.skipped').every((l) => l.running === 'backup')).toBe(true);
   });
+
+  test('DST: on the spring-forward night a 02:30 Europe/Berlin backup runs once, at 03:00, as a real backup; a hanging ping does not hold it up', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sched-dst-'));
+    receiver.set('/hc/dst-uuid/start', 'hang');
+    const settings = resolveSettings({ databaseUrl: connectionUrl(db), dir }, { PG_BIN_DIR: PG_BIN });
+    const schedule = resolveScheduleSettings(
+      { cron: '30 2 * * *', timezone: 'Europe/Berlin', catchUp: false, pingUrl: `${receiver.url}/hc/dst-uuid` },
+      { env: {}, backupDir: dir, targetKind: 'server' },
+    );
+    // The injected clock reads 2026-03-29 00:59:58 UTC (01:59:58 CET), two seconds before the jump.
+    const offset = Date.parse('2026-03-29T00:59:58.000Z') - Date.now();
+    const lines: Line[] = [];
+    scheduler = await startScheduler({ settings: { ...schedule, signalTimeoutMs: 500 }, steps: realSteps(settings), targetLabel: targetLabel(settings.target), backupDir: dir, logger: jsonLogger((l) => lines.push(JSON.parse(l) as Line)), clock: { now: () => Date.now() + offset }, signalBackoffMs: 50 });
+    expect(scheduler.status().nextRuns.backup.slice(0, 2)).toEqual([
+      { at: '2026-03-29T01:00:00.000Z', reason: 'dst-gap' },
+      { at: '2026-03-30T00:30:00.000Z', reason: 'cron' },
+    ]);
+    const [run] = await waitForEvents(lines, 'run.end', 1);
+    expect(run).toMatchObject({ trigger: 'dst-gap', verdict: 'ok' });
+    expect(stepSequence(lines, String(run!.run))).toEqual(['backup', '/backup ok', 'drill', '/drill ok', 'rotate', '/rotate ok']);
+    // Exactly once: nothing else runs in the next seconds, and the plan moved on to the next night.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(lines.filter((l) => l.event === 'run.start')).toHaveLength(1);
+    expect(scheduler.status().nextRuns.backup[0]).toEqual({ at: '2026-03-30T00:30:00.000Z', reason: 'cron' });
+    // The hanging /start ping was given up on (3 attempts × 500 ms) while the backup went on.
+    await waitForEvents(lines, 'signal.failed', 1, 10_000);
+    expect(lines.find((l) => l.event === 'signal.failed')).toMatchObject({ signal: 'ping start', to: `${receiver.url}/…`, error: 'no answer within 500 ms', attempts: 3 });
+    expect((await catalogState(dir)).ids).toHaveLength(1);
+    await scheduler.stop('SIGTERM');
+    scheduler = undefined;
+  });
 });
