@@ -25,10 +25,11 @@ export const backupCommand = withTargetOptions(new Command('backup'))
   .action(async (options: GlobalOptions) => {
     const settings = settingsFrom(options);
     // Ctrl-C or a service stop: the dump is stopped and everything this run wrote removed.
+    // `on`, not `once`: signal-exit (proper-lockfile) re-raises a signal nobody else listens to.
     const controller = new AbortController();
     const stop = () => controller.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     try {
       const result = await withTarget(
         settings.target,

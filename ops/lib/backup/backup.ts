@@ -12,7 +12,7 @@ import { takeFingerprint, type Fingerprint } from './fingerprint.js';
 import { acquireBackupLock } from './lock.js';
 import { MANIFEST_FORMAT, manifestPath, type Manifest } from './manifest.js';
 import { classifyDumpStderr } from './notices.js';
-import { watchProgress } from './progress.js';
+import { watchProgress, type ProgressTiming } from './progress.js';
 import { cleanAbandoned, createStaging, type Staging } from './staging.js';
 import { assertDumpToolFits } from './toolCheck.js';
 
@@ -31,6 +31,8 @@ export interface BackupOptions {
   /** Aborting stops the dump and removes everything this run wrote. */
   signal?: AbortSignal;
   compressionLevel?: number;
+  /** When progress lines start and how often they come (defaults: after 3 s, every second). */
+  progress?: ProgressTiming;
 }
 
 export interface BackupResult {
@@ -132,7 +134,7 @@ async function backupLocked(dir: string, options: BackupOptions, logger: Logger)
     await createPrivateFile(dumpFile);
     const compressionLevel = options.compressionLevel ?? DUMP_COMPRESSION_LEVEL;
     const stage = staging;
-    const progress = watchProgress(dumpFile, logger, `backup ${id}`);
+    const progress = watchProgress(dumpFile, logger, `backup ${id}`, options.progress);
     let read: Awaited<ReturnType<typeof dumpAndFingerprint>>;
     try {
       read = await dumpAndFingerprint(session, () => session.dump({

@@ -6,21 +6,27 @@ import { formatBytes } from './format.js';
 export const PROGRESS_AFTER_MS = 3_000;
 export const PROGRESS_EVERY_MS = 1_000;
 
+export interface ProgressTiming {
+  afterMs?: number;
+  everyMs?: number;
+}
+
 /**
  * Reports the size of a file being written and the time elapsed, once a second after the first
  * few seconds, through logger.progress (interactive loggers draw it in place; others ignore it).
  */
-export function watchProgress(file: string, logger: Logger, what: string): { stop(): void } {
+export function watchProgress(file: string, logger: Logger, what: string, timing: ProgressTiming = {}): { stop(): void } {
+  const afterMs = timing.afterMs ?? PROGRESS_AFTER_MS;
   const started = Date.now();
   let shown = false;
   const timer = setInterval(() => {
     const elapsed = Date.now() - started;
-    if (elapsed < PROGRESS_AFTER_MS) return;
+    if (elapsed < afterMs) return;
     void stat(file).then((s) => {
       shown = true;
       logger.progress(`${what}: ${formatBytes(s.size)} written, ${Math.round(elapsed / 1000)} s`);
     }, () => {});
-  }, PROGRESS_EVERY_MS);
+  }, timing.everyMs ?? PROGRESS_EVERY_MS);
   timer.unref();
   return {
     stop() {

@@ -74,6 +74,16 @@ export function containerToolEnv(connection: ConnectionInfo): Record<string, str
   };
 }
 
+/**
+ * The exact `docker exec` that dumps the database: pg_dump inside the container, importing our
+ * snapshot, writing the custom format to stdout. Values of PGUSER/PGDATABASE/PGPASSWORD go in
+ * `env` (the docker CLI's environment), their names only in `args`.
+ */
+export function dockerDumpCommand(container: string, connection: ConnectionInfo, snapshot: string, compressionLevel: number): { command: string; args: string[]; env: Record<string, string> } {
+  const env = containerToolEnv(connection);
+  return { command: DOCKER, args: dockerExecArgs(container, ['pg_dump', ...pgDumpArgs({ snapshot, compressionLevel })], Object.keys(env)), env };
+}
+
 async function inspectContainer(container: string): Promise<ContainerFacts> {
   const result = await run(DOCKER, dockerInspectArgs(container), { timeoutMs: 30_000 });
   if (result.exitCode === 0) return parseContainerInspect(result.stdout, container);
@@ -118,8 +128,6 @@ export async function openDockerTarget(spec: DockerSpec): Promise<Target> {
     ...(password !== undefined ? { password } : {}),
     database: spec.database ?? (facts.env.POSTGRES_DB || user),
   };
-  const toolEnv = containerToolEnv(connection);
-  const envNames = Object.keys(toolEnv);
   return {
     kind: 'docker',
     label: `container ${spec.container} (database ${connection.database})`,
@@ -133,15 +141,17 @@ export async function openDockerTarget(spec: DockerSpec): Promise<Target> {
       return { pgDump: { name: 'pg_dump', version: parsed.version, where: `container ${spec.container}`, origin: 'container' } };
     },
     openDumpSession: () =>
-      openSnapshotSession(connection, (snapshot, dump) =>
+      openSnapshotSession(connection, (snapshot, dump) => {
+        const { command, args, env } = dockerDumpCommand(spec.container, connection, snapshot, dump.compressionLevel);
         // The dump streams out of the container on stdout into the file.
-        runDumpProgram(DOCKER, dockerExecArgs(spec.container, ['pg_dump', ...pgDumpArgs({ snapshot, compressionLevel: dump.compressionLevel })], envNames), {
-          env: toolEnv,
+        return runDumpProgram(command, args, {
+          env,
           stdoutFile: dump.file,
           what: `pg_dump in container ${spec.container}`,
           ...(dump.signal ? { signal: dump.signal } : {}),
           ...(dump.onSpawn ? { onSpawn: dump.onSpawn } : {}),
-        })),
+        });
+      }),
     close: async () => {},
   };
 }

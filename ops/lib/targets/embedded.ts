@@ -5,7 +5,6 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGzip } from 'node:zlib';
-import { pgDump } from '@electric-sql/pglite-tools/pg_dump';
 import { OpsError } from '../errors.js';
 import { acquireLock, lockHolder, type LockOwner } from '../fileLock.js';
 import { embeddedPaths, openEmbeddedEngine, type EmbeddedEngine } from '../embedded/engine.js';
@@ -41,6 +40,8 @@ async function dumpEmbedded(engine: EmbeddedEngine, options: DumpOptions): Promi
   if (options.signal?.aborted) throw new OpsError('ABORTED', 'the embedded pg_dump was interrupted');
   let sql: File;
   try {
+    // Loaded on first use: the WebAssembly pg_dump is large and only backups need it.
+    const { pgDump } = await import('@electric-sql/pglite-tools/pg_dump');
     sql = await pgDump({ pg: engine.db, args: [`--rows-per-insert=${EMBEDDED_ROWS_PER_INSERT}`] });
   } catch (error) {
     const message = (error as Error).message.replace(/^pg_dump failed with exit code \d+\.\s*(Error message:\s*)?/, '');

@@ -1,0 +1,221 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import {
+  backup, compareFingerprints, hashFile, listCatalog, migrate, openTarget, pgSqlClient, takeFingerprint,
+  type Logger, type Manifest, type Target,
+} from '../../ops/lib/index.js';
+import { libpqEnv } from '../../ops/lib/connection.js';
+import { withClient } from '../../ops/lib/pg.js';
+import { runCli } from '../support/cli.js';
+import { migrationsFixture } from '../support/migrationsFixture.js';
+import { nativeUnavailableReason, PG_BIN, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
+import { restoreInto } from './support.js';
+
+const skip = nativeUnavailableReason();
+
+const SCHEMA = {
+  '001_schema.sql': `
+    CREATE EXTENSION IF NOT EXISTS timescaledb;
+    CREATE TABLE devices (id serial PRIMARY KEY, name text NOT NULL);
+    CREATE TABLE metrics (time timestamptz NOT NULL, device_id int NOT NULL REFERENCES devices (id), power double precision, voltage real, status text);
+    SELECT create_hypertable('metrics', 'time', chunk_time_interval => interval '7 days');`,
+  '002_users.sql': `CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL, created timestamptz NOT NULL DEFAULT now());`,
+};
+
+const fresh = (c: NativeCluster, database = c.info.database) => withClient(c.info, (client) => takeFingerprint(pgSqlClient(client)), database);
+
+describe.skipIf(skip)('backup on the native server (PostgreSQL 15, TimescaleDB Apache edition)', () => {
+  let cluster: NativeCluster;
+  let dir: string;
+  let target: Target;
+
+  beforeAll(async () => {
+    cluster = await startNativeCluster();
+    dir = await mkdtemp(join(tmpdir(), 'aetherlens-backups-'));
+    await migrate({ connection: cluster.info, migrationsDir: await migrationsFixture(SCHEMA) });
+    await withClient(cluster.info, async (c) => {
+      await c.query(`INSERT INTO devices (name) SELECT 'device-' || g FROM generate_series(1, 20) g`);
+      await c.query(`INSERT INTO users (name) VALUES ('admin'), ('johndoe')`);
+      await c.query(`INSERT INTO metrics SELECT t, d, random() * 1000, 230 + random(), CASE WHEN random() < 0.1 THEN 'warn' ELSE 'ok' END
+                       FROM generate_series(now() - interval '30 days', now(), interval '3 minutes') t, generate_series(1, 20) d`);
+    });
+    target = await openTarget({ kind: 'server', connection: cluster.info }, { command: 'test', pgBinDir: PG_BIN });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  let first: Manifest;
+
+  it('carries a manifest whose fingerprint matches a fresh fingerprint of the untouched database', async () => {
+    const progress: string[] = [];
+    const logger: Logger = { info: () => {}, warn: () => {}, error: () => {}, progress: (m) => void progress.push(m) };
+    const result = await backup({ target, dir, logger, progress: { afterMs: 0, everyMs: 20 } });
+    first = result.manifest;
+    expect(compareFingerprints(first.fingerprint, await fresh(cluster))).toEqual([]);
+    expect(first.fingerprint).toEqual(await fresh(cluster));
+
+    const chunks = Object.values(first.fingerprint.hypertables.metrics!.chunks);
+    expect(chunks.length).toBeGreaterThanOrEqual(5);
+    expect(chunks.reduce((n, c) => n + c.rows, 0)).toBe(20 * (30 * 480 + 1));
+    expect(Object.keys(first.fingerprint.tables).sort()).toEqual(['devices', 'migration_history', 'users']);
+    expect(first.fingerprint.tables.devices!.rows).toBe(20);
+    expect(first.fingerprint.extensions.timescaledb).toBe('2.19.3');
+
+    expect(first).toMatchObject({
+      format: 1,
+      id: result.id,
+      target: { kind: 'server', database: 'aetherlens' },
+      versions: { server: expect.stringMatching(/^15\.\d+$/), pgDump: expect.stringMatching(/^15\.\d+$/), pgDumpAt: join(PG_BIN, 'pg_dump'), timescaledb: '2.19.3', edition: 'apache' },
+      migrationHead: 2,
+      dump: { file: 'aetherlens.dump', format: 'custom', compression: 'gzip level 1' },
+      notices: { 'circular-foreign-keys': 3 },
+      verification: null,
+    });
+    expect(first.target.label).toBe(`postgres://postgres:***@127.0.0.1:${cluster.port}/aetherlens`);
+    expect(await hashFile(result.dumpPath)).toEqual({ sha256: first.dump.sha256, bytes: first.dump.bytes });
+    expect(progress.some((p) => /^backup \S+: [\d.]+ (B|kB|MB) written, \d+ s$/.test(p))).toBe(true);
+    expect(progress.at(-1)).toBe('');
+  });
+
+  it('writes files 0600 in folders 0700, never the password, and a dump pg_restore reads', async () => {
+    const [entry] = await listCatalog(dir);
+    expect(((await stat(dir)).mode & 0o777).toString(8)).toBe('700');
+    expect(((await stat(entry!.path)).mode & 0o777).toString(8)).toBe('700');
+    expect((await readdir(entry!.path)).sort()).toEqual(['aetherlens.dump', 'manifest.json']);
+    for (const f of ['aetherlens.dump', 'manifest.json']) expect(((await stat(join(entry!.path, f))).mode & 0o777).toString(8)).toBe('600');
+    expect(await readFile(join(entry!.path, 'manifest.json'), 'utf8')).not.toContain(cluster.info.password!);
+    const list = await execa(join(PG_BIN, 'pg_restore'), ['--list', entry!.dumpPath!]);
+    expect(list.stdout).toMatch(/TABLE DATA _timescaledb_internal _hyper_1_\d+_chunk/);
+    expect(list.stdout).toContain('TABLE DATA public devices');
+  });
+
+  it('takes the dump and the fingerprint in one snapshot while writes go on', async () => {
+    let writing = true;
+    let written = 0;
+    const writer = withClient(cluster.info, async (c) => {
+      while (writing) {
+        await c.query(`INSERT INTO metrics VALUES (now(), 1 + (random() * 19)::int, random(), 230, 'ok')`);
+        await c.query(`INSERT INTO users (name) VALUES ('u' || clock_timestamp())`);
+        written += 1;
+      }
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const before = written;
+      const result = await backup({ target, dir });
+      expect(written).toBeGreaterThan(before); // rows were committed while the backup ran
+      await new Promise((r) => setTimeout(r, 50));
+      writing = false;
+      await writer;
+      expect(compareFingerprints(result.manifest.fingerprint, await fresh(cluster)).length).toBeGreaterThan(0);
+      await restoreInto(cluster.info, result.dumpPath, 'restored');
+      expect(compareFingerprints(result.manifest.fingerprint, await fresh(cluster, 'restored'))).toEqual([]);
+    } finally {
+      writing = false;
+      await writer;
+    }
+  });
+
+  it('a fingerprint names the chunk and how it changed', async () => {
+    const before = await fresh(cluster, 'restored');
+    const { chunk, rows } = await withClient(cluster.info, async (c) => {
+      const r = (await c.query<{ chunk: string; rows: string }>(
+        `SELECT tableoid::regclass::text AS chunk, count(*)::text AS rows FROM metrics GROUP BY 1 ORDER BY 1 LIMIT 1`)).rows[0]!;
+      await c.query(`DELETE FROM ${r.chunk} WHERE ctid = (SELECT min(ctid) FROM ${r.chunk})`);
+      await c.query(`UPDATE devices SET name = 'renamed' WHERE id = 3`);
+      return r;
+    }, 'restored');
+    const name = chunk.replace('_timescaledb_internal.', '');
+    expect(compareFingerprints(before, await fresh(cluster, 'restored'))).toEqual([
+      'table devices: contents differ (20 rows in both)',
+      `table metrics: chunk ${name} row count ${rows} → ${Number(rows) - 1}`,
+    ]);
+  });
+
+  it('the CLI backs up, and lists the catalog with time, size, versions, verification and age', async () => {
+    const env = { DATABASE_URL: cluster.url, AETHERLENS_BACKUP_DIR: dir, PG_BIN_DIR: PG_BIN };
+    const made = await runCli(['backup', '--json'], env);
+    expect(made.stderr).toBe('');
+    expect(made.exitCode).toBe(0);
+    const result = JSON.parse(made.stdout) as { id: string; manifest: Manifest };
+    expect(result.manifest.dump.sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    const text = await runCli(['backup'], env);
+    expect(text.exitCode).toBe(0);
+    expect(text.stdout).toMatch(/^backup \d{8}T\d{6}Z-aetherlens(-\d+)? written: [\d.]+ MB in [\d.]+ s \(dump [\d.]+ s, fingerprint [\d.]+ s, checksum [\d.]+ s\)\n/);
+    expect(text.stdout).toContain('not verified yet: run aetherlens-db verify --latest to prove it restores');
+
+    const listed = await runCli(['backups'], env);
+    expect(listed.exitCode).toBe(0);
+    const lines = listed.stdout.split('\n');
+    expect(lines[0]).toMatch(/^ID\s+TAKEN \(UTC\)\s+AGE\s+SIZE\s+POSTGRES\s+PG_DUMP\s+TIMESCALEDB\s+MIGRATION\s+VERIFIED$/);
+    expect(lines).toHaveLength(1 + 4 + 1);
+    expect(lines[1]).toMatch(/^\d{8}T\d{6}Z-aetherlens\S*\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\d+s\s+[\d.]+ MB\s+15\.\d+\s+15\.\d+\s+2\.19\.3\s+2\s+no$/);
+    expect(lines.at(-1)).toBe(`4 backups in ${dir}, 0 verified: run aetherlens-db verify to prove one restores`);
+    const json = JSON.parse((await runCli(['backups', '--json'], env)).stdout) as { id: string; status: string; bytes: number }[];
+    expect(json.map((b) => b.status)).toEqual(['unverified', 'unverified', 'unverified', 'unverified']);
+    expect(json[0]!.id).toBe(first.id);
+  });
+
+  describe('docker target (a stand-in docker CLI whose "container" is this cluster)', () => {
+    it('dumps through docker exec with the same steps, the password only in the environment', async () => {
+      const bin = await mkdtemp(join(tmpdir(), 'aetherlens-fake-docker-'));
+      const log = join(bin, 'argv.log');
+      await writeFile(join(bin, 'inspect.json'), JSON.stringify([{
+        State: { Running: true, Status: 'running' },
+        Config: { Env: ['POSTGRES_USER=postgres', 'POSTGRES_DB=aetherlens', 'POSTGRES_PASSWORD_FILE=/run/secrets/aetherlens-db-password'] },
+        NetworkSettings: { Ports: { '5432/tcp': [{ HostIp: '0.0.0.0', HostPort: String(cluster.port) }] } },
+      }]));
+      // Emulates docker exec: the command sees only the variables named with -e, plus the
+      // container's own socket settings; the "secret file" holds the cluster's password.
+      await writeFile(join(bin, 'docker'), `#!/usr/bin/env bash
+printf '%s\\n' "$*" >> "${log}"
+case "$1" in
+  container) [ "$3" = fake-db ] || { echo "Error: No such container: $3" >&2; exit 1; }; cat "${join(bin, 'inspect.json')}" ;;
+  exec)
+    shift; vars=()
+    while [ "$1" = -e ]; do vars+=("$2=\${!2}"); shift 2; done
+    [ "$1" = fake-db ] || { echo "Error response from daemon: No such container: $1" >&2; exit 1; }; shift
+    if [ "$1" = cat ]; then printf '%s\\n' '${cluster.info.password}'; exit 0; fi
+    exec env -i PATH=/usr/bin:/bin PGHOST=${cluster.socketDir} PGPORT=${cluster.port} "\${vars[@]}" "${PG_BIN}/$1" "\${@:2}" ;;
+  *) echo "unexpected docker $*" >&2; exit 2 ;;
+esac
+`);
+      await chmod(join(bin, 'docker'), 0o755);
+      try {
+        const env = { PATH: `${bin}:${process.env.PATH}`, AETHERLENS_DB_CONTAINER: 'fake-db', AETHERLENS_BACKUP_DIR: join(dir, 'docker') };
+        const made = await runCli(['backup', '--json'], env);
+        expect(made.stderr).toBe('');
+        expect(made.exitCode).toBe(0);
+        const { manifest, dumpPath } = JSON.parse(made.stdout) as { manifest: Manifest; dumpPath: string };
+        expect(manifest.target).toEqual({ kind: 'docker', label: 'container fake-db (database aetherlens)', database: 'aetherlens' });
+        expect(manifest.versions.pgDumpAt).toBe('container fake-db');
+        expect(manifest.notices).toEqual({ 'circular-foreign-keys': 3 });
+        expect(compareFingerprints(manifest.fingerprint, await fresh(cluster))).toEqual([]);
+        const argv = (await readFile(log, 'utf8')).trim().split('\n');
+        expect(argv.slice(0, 3)).toEqual(['container inspect fake-db', 'exec fake-db cat /run/secrets/aetherlens-db-password', 'exec fake-db pg_dump --version']);
+        expect(argv[3]).toMatch(/^exec -e PGUSER -e PGDATABASE -e PGPASSWORD fake-db pg_dump --format=custom --compress=1 --snapshot=[0-9A-F]+-[0-9A-F]+-\d+ --lock-wait-timeout=300000$/);
+        expect(argv.join('\n')).not.toContain(cluster.info.password!);
+        expect((await execa(join(PG_BIN, 'pg_restore'), ['--list', dumpPath])).stdout).toContain('TABLE DATA public devices');
+
+        const missing = await runCli(['backup'], { ...env, AETHERLENS_DB_CONTAINER: 'no-such-db' });
+        expect(missing.exitCode).toBe(1);
+        expect(missing.stderr).toBe('error: container "no-such-db" does not exist: start the stack (pulumi up) or fix --container / AETHERLENS_DB_CONTAINER');
+      } finally {
+        await rm(bin, { recursive: true, force: true });
+      }
+    });
+  });
+
+  it('refuses a libpq environment trick: the database name travels as a name', async () => {
+    // The host pg_dump gets PGDATABASE from the environment, never --dbname, so a name that looks
+    // like a connection string cannot redirect it.
+    const env = libpqEnv({ ...cluster.info, database: 'host=elsewhere' });
+    expect(env.PGDATABASE).toBe('host=elsewhere');
+  });
+});
