@@ -87,4 +87,29 @@ describe.skipIf(unavailable)('aetherlens-db schedule (process) on a native serve
     expect([keep.exitCode, keep.stderr]).toEqual([2, 'error: AETHERLENS_KEEP_DAILY must be a whole number, 0 or more (got "-1")']);
     expect(await readdir(dir)).toEqual([]);
   });
+
+  test('a real cycle from the process, then status --backups: exit 0 while fresh, exit 1 past --max-age, --json', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sched-status-'));
+    const s = spawnScheduler(['--cron', '0 3 * * *'], env(dir));
+    const end = await s.waitFor((l) => l.event === 'run.end');
+    expect(end).toMatchObject({ trigger: 'catch-up', verdict: 'ok' });
+    const running = await runCli(['status', '--backups'], env(dir));
+    expect(running.exitCode).toBe(0);
+    const lines = running.stdout.split('\n');
+    expect(lines[0]).toMatch(/^backups: FRESH: the last verified backup \d{8}T\d{6}Z-sched_cli is \d+s old \(limit 1d 12h\)$/);
+    expect(lines[1]).toMatch(new RegExp(`^scheduler: running \\(pid ${String(s.child.pid)} on \\S+, since \\S+\\)$`));
+    expect(lines[2]).toMatch(/^last verified: \S+, taken \S+Z, restore drill [\d.]+ s$/);
+    expect(lines[3]).toMatch(/^last attempt: \S+Z ok \(catch-up, [\d.]+ s\)$/);
+    expect(lines.at(-1)).toBe(`age limit: 1d 12h; status file: ${join(dir, 'scheduler-status.json')}`);
+    s.kill('SIGTERM');
+    expect((await s.exited).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 1100));
+    const stale = await runCli(['status', '--backups', '--max-age', '1s', '--json'], env(dir));
+    expect(stale.exitCode).toBe(1);
+    const health = JSON.parse(stale.stdout) as Record<string, unknown>;
+    expect(health).toMatchObject({ ok: false, state: 'stale', maxAgeSeconds: 1, scheduler: { running: false } });
+    expect(String(health.message)).toMatch(/^the last verified backup \S+ is \d+s old, older than the limit of 1s: the scheduler is not running, start it$/);
+    const bad = await runCli(['status', '--backups', '--max-age', 'soon'], env(dir));
+    expect([bad.exitCode, bad.stderr]).toEqual([2, 'error: --max-age must be a duration such as 90s, 45m, 36h or 2d']);
+  });
 });
