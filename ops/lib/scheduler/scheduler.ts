@@ -110,6 +110,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
 
   const publish = async () => {
     status.scheduler.updatedAt = nowIso();
+    if (status.lastVerified) status.lastVerifiedAgeSeconds = Math.max(0, Math.round((clock.now() - Date.parse(status.lastVerified.createdAt)) / 1000));
     status.nextRuns = {
       backup: tickers.backup?.next(3).map((r) => ({ at: r.at.toISOString(), reason: r.reason })) ?? [],
       jobs: tickers.jobs?.next(3).map((r) => r.at.toISOString()) ?? [],

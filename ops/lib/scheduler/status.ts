@@ -51,6 +51,8 @@ export interface SchedulerStatus {
   lastBackup?: { at: string; backup: string; createdAt: string; bytes: number; seconds: number };
   /** The newest backup that passed a drill: the one you could restore. */
   lastVerified?: VerifiedBackup;
+  /** Its age when this file was written (`status --backups` recomputes it when read). */
+  lastVerifiedAgeSeconds?: number;
   lastDrill?: { at: string; backup: string; ok: boolean; restoreSeconds: number; mismatches: number };
   lastJobs?: RunRecord;
   lastError?: { at: string; step: StepName; message: string };

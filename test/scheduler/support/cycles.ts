@@ -54,6 +54,8 @@ export async function expectFilesAfterRun(options: { statusFile: string; promFil
   expect(status.counters.failures).toEqual({ backup: 0, drill: 0, rotate: 0, jobs: status.counters.failures.jobs, ...options.failures });
   expect(status.lastVerified?.name).toBe(verified?.id);
   expect(status.lastVerified?.createdAt).toBe(verified?.createdAt);
+  expect(status.lastVerifiedAgeSeconds).toBeGreaterThanOrEqual(0);
+  expect(status.lastVerifiedAgeSeconds).toBeLessThan(300);
   expect(sample(prom, 'aetherlens_backup_last_attempt_timestamp_seconds')).toBe(Date.parse(status.lastAttempt!.startedAt) / 1000);
   expect(sample(prom, 'aetherlens_backup_last_run_success')).toBe(options.run.verdict === 'ok' ? 1 : 0);
   expect(sample(prom, 'aetherlens_backup_last_verified_timestamp_seconds')).toBe(Date.parse(verified!.createdAt) / 1000);
