@@ -55,7 +55,8 @@ export async function checkJobs(client: SqlClient, manifest: Manifest): Promise<
     else if (job.scheduled && !found.get(id)) problems.push(`${what}: not scheduled`);
   }
   if (problems.length > 0) return fail('jobs', problems);
-  return pass('jobs', `${Object.keys(expected).length} jobs present${Object.values(expected).some((j) => j.scheduled) ? ' and scheduled' : ''}`);
+  const n = Object.keys(expected).length;
+  return pass('jobs', `${n} job${n === 1 ? '' : 's'} present${Object.values(expected).some((j) => j.scheduled) ? ' and scheduled' : ''}`);
 }
 
 /** Every continuous aggregate of the backup exists in the copy. */

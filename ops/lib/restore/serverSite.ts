@@ -149,7 +149,7 @@ export function serverSite(options: {
         swapInto: ({ live, previous, force, logger: log, backupId }) =>
           withMaintenance(connection, (client) => swapDatabases(client, {
             live, scratch, previous, stamp: restoreStamp(), force, logger: log, backupId,
-            stepsWhere: `in psql connected to the postgres database (psql "${describeConnection(connection, 'postgres')}")`,
+            stepsWhere: `in psql connected to the postgres database (psql "${describeConnection({ ...connection, password: undefined }, 'postgres')}"${connection.password !== undefined ? ' with PGPASSWORD set' : ''})`,
           })),
       };
     },
