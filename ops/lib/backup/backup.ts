@@ -126,8 +126,10 @@ async function backupLocked(dir: string, options: BackupOptions, logger: Logger)
   try {
     const facts = await readDatabaseFacts(session.client);
     assertDumpToolFits(tools.pgDump, facts.serverVersion);
-    let id = backupId(createdAt, facts.database);
-    for (let n = 2; existsSync(join(dir, id)); n++) id = `${backupId(createdAt, facts.database)}-${n}`;
+    // The embedded engine's database is PGlite's template1: name its backups after the target.
+    const name = target.kind === 'embedded' ? 'embedded' : facts.database;
+    let id = backupId(createdAt, name);
+    for (let n = 2; existsSync(join(dir, id)); n++) id = `${backupId(createdAt, name)}-${n}`;
     staging = await createStaging(dir, id);
     const dumpName = `${id.replace(/^[^-]+-/, '')}${session.format === 'custom' ? '.dump' : '.sql.gz'}`;
     const dumpFile = join(staging.path, dumpName);

@@ -39,6 +39,10 @@ async function embeddedToolVersions(engine: EmbeddedEngine): Promise<ToolVersion
 async function dumpEmbedded(engine: EmbeddedEngine, options: DumpOptions): Promise<{ stderr: string }> {
   if (options.signal?.aborted) throw new OpsError('ABORTED', 'the embedded pg_dump was interrupted');
   let sql: File;
+  // pg_dump runs on the engine's only session and leaves its transaction and settings there
+  // (DateStyle, extra_float_digits, restrict_nonsystem_relation_kind = view, which hides
+  // TimescaleDB's information views): put the session back as it was.
+  const saved = (await engine.db.query<{ name: string; setting: string }>(`SELECT name, setting FROM pg_settings WHERE source = 'session'`)).rows;
   try {
     // Loaded on first use: the WebAssembly pg_dump is large and only backups need it.
     const { pgDump } = await import('@electric-sql/pglite-tools/pg_dump');
@@ -46,6 +50,12 @@ async function dumpEmbedded(engine: EmbeddedEngine, options: DumpOptions): Promi
   } catch (error) {
     const message = (error as Error).message.replace(/^pg_dump failed with exit code \d+\.\s*(Error message:\s*)?/, '');
     throw new OpsError('BACKUP', `the embedded pg_dump failed: ${firstLine(message) || (error as Error).message}`, { cause: error });
+  } finally {
+    // pg_dump ends without COMMIT; on a server its disconnect ends the transaction, here the
+    // session keeps it open. It only read, so roll it back before anything else runs.
+    await engine.db.exec('ROLLBACK');
+    await engine.db.exec('RESET ALL');
+    for (const s of saved) await engine.db.query('SELECT set_config($1, $2, false)', [s.name, s.setting]);
   }
   try {
     const source = Readable.fromWeb(sql.stream() as WebReadableStream<Uint8Array>);
