@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OpsError } from '../../ops/lib/errors.js';
+import { memoryLogger, type Logger } from '../../ops/lib/logger.js';
+import { seed, verifyPassword, type SeedSummary } from '../../ops/lib/seed/index.js';
+import { applyMigrations } from '../schema/applyMigrations.js';
+import { openTestEngine, type TestEngine } from '../schema/support.js';
+import { seedChecksums } from './checksum.js';
+
+// The sample data set on the embedded engine (community edition): INSERT batches instead of COPY,
+// continuous aggregates refreshed over the seeded window.
+
+const NOW = Date.parse('2024-07-15T10:37:00Z');
+let t: TestEngine;
+let first: SeedSummary;
+const log = memoryLogger();
+
+beforeAll(async () => {
+  t = await openTestEngine();
+  await applyMigrations(t.client);
+  first = await seed(t.client, { now: NOW }, log);
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+const one = async <T = Record<string, unknown>>(sql: string, values: unknown[] = []) => (await t.client.query(sql, values)).rows[0] as T;
+
+describe('seed on the embedded engine', () => {
+  it('writes the reference rows and 7 days of 5-minute readings for 3 devices', () => {
+    expect({ ...first, seconds: 0, adminPassword: first.adminPassword?.length }).toEqual({
+      devices: 3,
+      users: 2,
+      rateSchedules: 2,
+      plugins: 3,
+      metricsRows: 6048,
+      costRows: 338, // 169 clock hours touched × 2 priced devices (the solar inverter has no tariff)
+      writtenRows: 6048,
+      skippedBatches: 0,
+      method: 'insert', // COPY FROM STDIN crashes the embedded engine's socket
+      start: new Date('2024-07-08T10:35:00Z'),
+      end: new Date('2024-07-15T10:35:00Z'),
+      intervalSeconds: 300,
+      seconds: 0,
+      refreshedAggregates: ['metrics_hourly', 'metrics_daily', 'cost_hourly', 'cost_daily'],
+      adminPassword: 24,
+    });
+  });
+
+  it('stores the data the native engine stores, to the last digit', async () => {
+    expect(await seedChecksums(t.client)).toMatchInlineSnapshot(`
+      {
+        "cost": "338 2.378904 5388100 cbebdd986140b0222dcaf54290ba01e1",
+        "hourly": "507 18294098",
+        "metrics": "6048 2195322 18294098 7308819 1891926 251985 36287883 944488 7071be79652f466b9901b16acb2809f9",
+      }
+    `);
+  });
+
+  it('creates the admin with the generated password it returned once, and never logs it', async () => {
+    const admin = await one<{ password_hash: string; role: string }>(`SELECT password_hash, role FROM users WHERE username = 'admin'`);
+    expect(admin.role).toBe('admin');
+    expect(admin.password_hash).toMatch(/^\$scrypt\$ln=15,r=8,p=1\$/);
+    expect(await verifyPassword(first.adminPassword!, admin.password_hash)).toBe(true);
+    const john = await one<{ password_hash: string }>(`SELECT password_hash FROM users WHERE username = 'johndoe'`);
+    expect(await verifyPassword(first.adminPassword!, john.password_hash)).toBe(false);
+    expect(log.lines.join('\n')).not.toContain(first.adminPassword!);
+  });
+
+  it('is idempotent: a second run writes nothing, returns no password and leaves every row as it was', async () => {
+    const before = await seedChecksums(t.client);
+    const rowVersions = `SELECT string_agg(xmin::text, ',' ORDER BY 1) AS v FROM (SELECT xmin FROM devices UNION ALL SELECT xmin FROM users UNION ALL SELECT xmin FROM rate_schedules UNION ALL SELECT xmin FROM plugins) x`;
+    const versions = await one(rowVersions);
+    const again = await seed(t.client, { now: NOW, adminPassword: 'an attempt to change it' }, log);
+    expect(again).toMatchObject({ writtenRows: 0, skippedBatches: 3, metricsRows: 6048 });
+    expect(again.adminPassword).toBeUndefined();
+    expect(log.lines).toContain('warning: user admin already exists: its password was left unchanged');
+    expect(await seedChecksums(t.client)).toEqual(before);
+    expect(await one(rowVersions)).toEqual(versions);
+  });
+
+  it('keeps the seeded history visible after the hourly refresh policy has run (the backfill is materialized)', async () => {
+    const raw = await one(`SELECT sum(energy_wh)::numeric(20, 3)::text AS e FROM metrics`);
+    expect(await one(`SELECT sum(energy_wh)::numeric(20, 3)::text AS e FROM metrics_hourly`)).toEqual(raw);
+    const job = await one<{ id: number }>(`SELECT job_id AS id FROM timescaledb_information.jobs WHERE proc_name = 'policy_refresh_continuous_aggregate' AND hypertable_name = 'metrics_hourly'`);
+    await t.client.query('CALL run_job($1)', [job.id]);
+    expect(await one(`SELECT sum(energy_wh)::numeric(20, 3)::text AS e FROM metrics_hourly`)).toEqual(raw);
+    expect(await one(`SELECT sum(energy_wh)::numeric(20, 3)::text AS e FROM metrics_daily`)).toEqual(raw);
+  });
+
+  it('stops cleanly between batches, and the next run finishes the job exactly', async () => {
+    const controller = new AbortController();
+    let batches = 0;
+    const aborting: Logger = { ...memoryLogger(), progress: () => void (++batches === 2 && controller.abort()) };
+    const options = { now: NOW, seed: 7, batchRows: 288 }; // one UTC day per batch
+    const stopped = await seed(t.client, { ...options, signal: controller.signal }, aborting).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(stopped).toBeInstanceOf(OpsError);
+    expect((stopped as OpsError).code).toBe('ABORTED');
+    expect((stopped as OpsError).message).toMatchInlineSnapshot(`"seeding stopped after 2 of 24 batches (449 readings written, none half-way): run the same seed again to finish, completed batches are skipped"`);
+    const resumed = await seed(t.client, options, memoryLogger());
+    // The first two batches: the window's first, partial day (10:35-24:00, 161 readings) and a whole one.
+    expect(resumed).toMatchObject({ skippedBatches: 2, writtenRows: 6048 - 161 - 288 });
+    const finished = await seedChecksums(t.client);
+    const rewritten = await seed(t.client, { ...options, replace: true }, memoryLogger());
+    expect(rewritten.writtenRows).toBe(6048);
+    expect(await seedChecksums(t.client)).toEqual(finished);
+  });
+
+  it('moves with the window: a later end writes only the batches that changed', async () => {
+    const later = await seed(t.client, { now: NOW + 3_600_000, seed: 7, batchRows: 288 }, memoryLogger());
+    // 3 devices × 8 batches (the window touches 8 UTC days); only the last day gains readings,
+    // and that batch is rewritten whole: 00:00-11:35 is 139 readings.
+    expect(later.skippedBatches).toBe(3 * 8 - 3);
+    expect(later.writtenRows).toBe(3 * 139);
+    expect(await one(`SELECT count(*)::int AS n FROM metrics`)).toEqual({ n: 6048 + 3 * 12 }); // rows before the new start stay
+  });
+});

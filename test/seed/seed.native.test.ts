@@ -1,0 +1,87 @@
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OpsError } from '../../ops/lib/errors.js';
+import { memoryLogger, silentLogger } from '../../ops/lib/logger.js';
+import { connect } from '../../ops/lib/pg.js';
+import { seed } from '../../ops/lib/seed/index.js';
+import { nativeUnavailableReason, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
+import { applyMigrations } from '../schema/applyMigrations.js';
+import { seedChecksums } from './checksum.js';
+
+// The same seed on native PostgreSQL 15 (Apache edition, 001-003): COPY FROM STDIN through
+// pg-copy-streams, and byte-for-byte the rows the embedded engine gets.
+
+const NOW = Date.parse('2024-07-15T10:37:00Z');
+
+describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native PostgreSQL', () => {
+  let cluster: NativeCluster;
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    cluster = await startNativeCluster();
+    client = await connect(cluster.info);
+    await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
+    await applyMigrations(client, { communityFeatures: false });
+  });
+
+  afterAll(async () => {
+    await client?.end().catch(() => {});
+    await cluster?.stop();
+  });
+
+  it('refuses to seed a database without the schema', async () => {
+    const empty = await connect(cluster.info, 'postgres');
+    try {
+      const error = await seed(empty, { now: NOW }, silentLogger).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(OpsError);
+      expect((error as OpsError).message).toMatchInlineSnapshot(`"the database has no AetherLens schema (no metrics or devices table): run \`aetherlens-db migrate\` before seeding"`);
+    } finally {
+      await empty.end();
+    }
+  });
+
+  it('loads the sample through COPY, with the admin password given, and the same rows as the embedded engine', async () => {
+    const summary = await seed(cluster.info, { now: NOW, adminPassword: 'a fine admin password' }, memoryLogger());
+    expect(summary).toMatchObject({ method: 'copy', metricsRows: 6048, costRows: 338, writtenRows: 6048, refreshedAggregates: [] });
+    expect(summary.adminPassword).toBeUndefined();
+    const sums = await seedChecksums(client);
+    // Identical to test/seed/seed.embedded.test.ts: PostgreSQL 15 vs 17, COPY vs INSERT.
+    expect(sums.metrics).toBe('6048 2195322 18294098 7308819 1891926 251985 36287883 944488 7071be79652f466b9901b16acb2809f9');
+    expect(sums.cost).toBe('338 2.378904 5388100 cbebdd986140b0222dcaf54290ba01e1');
+  });
+
+  it('is idempotent over COPY too', async () => {
+    const before = await seedChecksums(client);
+    const again = await seed(client, { now: NOW }, silentLogger);
+    expect(again).toMatchObject({ writtenRows: 0, skippedBatches: 3 });
+    expect(await seedChecksums(client)).toEqual(before);
+  });
+
+  it('rolls back a batch stopped in the middle of its COPY (its DELETE included), and the session stays usable', async () => {
+    const options = { now: NOW - 30 * 86_400_000, seed: 99, devices: 6, days: 3, interval: '1m', batchRows: 1440 };
+    const complete = await seed(client, options, silentLogger);
+    expect(complete.writtenRows).toBe(6 * 3 * 1440);
+    const before = await seedChecksums(client);
+
+    // The first batch is 10:37-24:00 (803 readings), the second a whole day (1440).
+    // Abort exactly when the third batch's COPY starts: its DELETE has run, its rows are half-sent.
+    const controller = new AbortController();
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    let copies = 0;
+    const spy = (...args: unknown[]) => {
+      if (typeof args[0] === 'object' && (args[0] as object).constructor.name === 'CopyStreamQuery' && ++copies === 3) controller.abort();
+      return query(...args);
+    };
+    (client as unknown as { query: typeof spy }).query = spy;
+    let error: unknown;
+    try {
+      error = await seed(client, { ...options, replace: true, signal: controller.signal }, silentLogger).then(() => undefined, (e: unknown) => e);
+    } finally {
+      (client as unknown as { query: typeof query }).query = query;
+    }
+    expect((error as OpsError).code).toBe('ABORTED');
+    expect((error as OpsError).message).toMatch(/^seeding stopped after 2 of 24 batches \(2,243 readings written, none half-way\)/);
+    expect(await seedChecksums(client)).toEqual(before);
+    expect((await seed(client, options, silentLogger)).writtenRows).toBe(0);
+  });
+});
