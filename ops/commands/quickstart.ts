@@ -18,7 +18,7 @@ function formatReport(r: QuickstartReport): string {
     ...r.queries.map((q) => `    ${q.name}: ${q.rows} rows in ${q.ms} ms`),
     `  compression: ${r.compression.compressedChunks}/${r.compression.chunks} chunks of metrics compressed, ${formatBytes(r.compression.beforeBytes)} → ${formatBytes(r.compression.afterBytes)} (${pct(r.compression.saved)} saved)`,
     `  backup:      ${r.backup.id}, ${formatBytes(r.backup.bytes)}, sha256 ${r.backup.sha256}`,
-    r.drill ? `  drill:       ${r.drill.result.toUpperCase()}, restored and compared in ${r.drill.seconds.toFixed(1)} s${r.drill.differences.length ? `: ${r.drill.differences.join('; ')}` : ''}` : '  drill:       not run',
+    `  drill:       ${r.drill.result.toUpperCase()}: restored in ${r.drill.rtoSeconds?.toFixed(1) ?? '?'} s (RTO), drill ${r.drill.seconds.toFixed(1)} s${r.drill.differences.length ? `; differences: ${r.drill.differences.join('; ')}` : ', fingerprint identical'}`,
     '  connect with psql:',
     ...r.psql.map((line) => `    ${line}`),
   ].join('\n');
@@ -41,5 +41,5 @@ export const quickstartCommand = new Command('quickstart')
     const { adminPassword, ...shown } = report;
     output(options, shown, formatReport);
     if (adminPassword) process.stderr.write(`created user admin with password: ${adminPassword} (shown once; stored only as a hash)\n`);
-    if (report.drill?.result === 'failed' || !report.inventory.ok) process.exitCode = 1;
+    if (report.drill.result === 'failed' || !report.inventory.ok) process.exitCode = 1;
   });

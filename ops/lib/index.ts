@@ -22,6 +22,6 @@ export { realSteps, targetLabel, targetSecrets } from './scheduler/realSteps.js'
 export { readStatusFile, type SchedulerStatus, type RunRecord } from './scheduler/status.js';
 export type { Steps, StepContext, BackupDone, DrillDone, RotateDone, JobsDone, VerifiedBackup } from './scheduler/steps.js';
 export { seed, SEED_LIMITS, type SeedOptions, type SeedSummary } from './seed/index.js';
-export { quickstart, type QuickstartReport, type Drill } from './quickstart.js';
+export { quickstart, type QuickstartReport } from './quickstart.js';
 export { sampleQueries, compressionSummary, type TimedQuery, type CompressionSummary } from './report.js';
 export * from './restore/index.js';

@@ -8,10 +8,7 @@ import { runDueJobs, type JobRun } from './embedded/jobs.js';
 import { backup } from './backup/index.js';
 import { compressionSummary, sampleQueries, type CompressionSummary, type TimedQuery } from './report.js';
 import { DEFAULT_SERVE_PORT } from './embedded/serve.js';
-import type { Target } from './targets/types.js';
-
-/** A drill of one backup; injected so the quickstart does not depend on how drills are done. */
-export type Drill = (target: Target, backupPath: string) => Promise<{ result: 'passed' | 'failed'; seconds: number; differences: string[] }>;
+import { drill } from './restore/index.js';
 
 export interface QuickstartReport {
   dataDir: string;
@@ -23,7 +20,7 @@ export interface QuickstartReport {
   queries: TimedQuery[];
   compression: CompressionSummary;
   backup: { id: string; path: string; bytes: number; sha256: string; seconds: number };
-  drill?: { result: 'passed' | 'failed'; seconds: number; differences: string[] };
+  drill: { result: 'passed' | 'failed'; seconds: number; rtoSeconds: number | null; differences: string[] };
   psql: string[];
 }
 
@@ -32,9 +29,11 @@ export interface QuickstartReport {
  * database, migrate, seed, run the due policy jobs, take a backup and prove it with a drill.
  * 30 days of readings, so compression (after 7 days) and the daily aggregates have data.
  */
-export async function quickstart(options: { dataDir: string; backupDir: string; logger: Logger; drill?: Drill; adminPassword?: string }): Promise<QuickstartReport> {
+export async function quickstart(options: { dataDir: string; backupDir: string; logger: Logger; adminPassword?: string }): Promise<QuickstartReport> {
   const { logger } = options;
-  const target = await openTarget({ kind: 'embedded', dataDir: options.dataDir }, { command: 'quickstart', requireOwnership: true });
+  const spec = { kind: 'embedded' as const, dataDir: options.dataDir };
+  const target = await openTarget(spec, { command: 'quickstart', requireOwnership: true });
+  let prepared;
   try {
     logger.info(`1/5 migrate (${target.label})`);
     await migrate({ connection: target.connection, logger });
@@ -49,28 +48,28 @@ export async function quickstart(options: { dataDir: string; backupDir: string; 
     ] as const);
     logger.info('4/5 backup');
     const taken = await backup({ target, dir: options.backupDir, logger });
-    let drill: QuickstartReport['drill'];
-    if (options.drill) {
-      logger.info('5/5 restore drill');
-      drill = await options.drill(target, taken.path);
-    }
-    const { adminPassword, ...seedSummary } = seeded;
-    return {
-      dataDir: options.dataDir,
-      inventory: inv,
-      seed: seedSummary,
-      ...(adminPassword ? { adminPassword } : {}),
-      jobs,
-      queries,
-      compression,
-      backup: { id: taken.id, path: taken.path, bytes: taken.manifest.dump.bytes, sha256: taken.manifest.dump.sha256, seconds: taken.manifest.durationSeconds },
-      ...(drill ? { drill } : {}),
-      psql: [
-        `AETHERLENS_EMBEDDED_DIR=${options.dataDir} npx aetherlens-db local serve`,
-        `PGPASSWORD=postgres psql "postgres://postgres@127.0.0.1:${DEFAULT_SERVE_PORT}/${target.connection.database}?sslmode=disable"`,
-      ],
-    };
+    prepared = { seeded, jobs, inv, queries, compression, taken, database: target.connection.database };
   } finally {
     await target.close();
   }
+  // The drill restores into a scratch data directory with its own engine; the live one is closed.
+  logger.info('5/5 restore drill');
+  const drilled = await drill({ target: spec, backupDir: options.backupDir, backup: prepared.taken.path, logger });
+  const { seeded, jobs, inv, queries, compression, taken } = prepared;
+  const { adminPassword, ...seedSummary } = seeded;
+  return {
+    dataDir: options.dataDir,
+    inventory: inv,
+    seed: seedSummary,
+    ...(adminPassword ? { adminPassword } : {}),
+    jobs,
+    queries,
+    compression,
+    backup: { id: taken.id, path: taken.path, bytes: taken.manifest.dump.bytes, sha256: taken.manifest.dump.sha256, seconds: taken.manifest.durationSeconds },
+    drill: { result: drilled.ok ? 'passed' : 'failed', seconds: drilled.seconds, rtoSeconds: drilled.rtoSeconds, differences: drilled.differences },
+    psql: [
+      `AETHERLENS_EMBEDDED_DIR=${options.dataDir} npx aetherlens-db local serve`,
+      `PGPASSWORD=postgres psql "postgres://postgres@127.0.0.1:${DEFAULT_SERVE_PORT}/${prepared.database}?sslmode=disable"`,
+    ],
+  };
 }
