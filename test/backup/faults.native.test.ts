@@ -117,6 +117,17 @@ describe.skipIf(skip)('backup faults on the native server: nothing partial, olde
     await expectUntouched();
   });
 
+  it('anything on pg_dump\'s stderr beyond the benign TimescaleDB notices', async () => {
+    const noisy = join(root, 'noisy-bin');
+    await mkdir(noisy);
+    // The real pg_dump, plus one warning of the kind that means a dump may not restore.
+    await writeFile(join(noisy, 'pg_dump'), `#!/bin/sh\n"${PG_BIN}/pg_dump" "$@"; rc=$?\n[ "$1" = --version ] || echo "pg_dump: warning: could not resolve dependency loop among these items:" >&2\nexit $rc\n`);
+    await chmod(join(noisy, 'pg_dump'), 0o755);
+    const error = await failure(cluster.info, dir, noisy);
+    expect(error.message).toBe(`backup failed: pg_dump reported a problem, so the dump cannot be trusted: pg_dump: warning: could not resolve dependency loop among these items:${KEEP}`);
+    await expectUntouched();
+  });
+
   it('a backup directory under a file', async () => {
     await writeFile(join(root, 'a-file'), 'not a directory');
     const bad = join(root, 'a-file', 'backups');

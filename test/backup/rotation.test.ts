@@ -1,31 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { planRotation, resolveRetention, type RotationInput, type BackupStatus } from '../../ops/lib/index.js';
+import { planRotation, resolveRetention, type RotationInput } from '../../ops/lib/index.js';
+import { catalog, SIXTY_DAYS, SIXTY_DAYS_KEPT_BY_DEFAULT } from './fixtures.js';
 
-/**
- * A synthetic catalog, one character per day from 2026-01-01 (a Thursday), each backup at 02:00
- * UTC: v verified, V two verified (02:00 and 14:00), f failed its drill, u never drilled, - none.
- */
-function catalog(pattern: string): RotationInput[] {
-  const status: Record<string, BackupStatus> = { v: 'verified', V: 'verified', f: 'failed', u: 'unverified' };
-  const out: RotationInput[] = [];
-  [...pattern].forEach((c, i) => {
-    if (c === '-') return;
-    const day = new Date(Date.UTC(2026, 0, 1 + i));
-    const at = (hour: number) => {
-      const t = new Date(day.getTime() + hour * 3600_000);
-      return { id: `${t.toISOString().replace(/[-:]/g, '').replace('.000', '')}-aetherlens`, createdAt: t.toISOString(), status: status[c]! };
-    };
-    out.push(at(2));
-    if (c === 'V') out.push(at(14));
-  });
-  return out;
-}
 const stamp = (id: string) => id.replace('-aetherlens', '');
-
-// 60 days with failures sprinkled in: failed drills on Jan 11, 21, 31, Feb 10, 25 and 27; no
-// backup on Jan 4, 16 and Feb 23; one never-drilled backup (Feb 20) older than verified ones;
-// two backups on Feb 24; the last two days still waiting for their drill.
-const SIXTY_DAYS = 'vvv-vvvvvvfvvvv-vvvvfvvvvvvvvvfvvvvvvvvvfvvvvvvvvvuvv-Vfvfuu';
 
 describe('rotation plan: grandfather-father-son by count over verified backups', () => {
   it('the synthetic catalog has 60 days', () => {
@@ -38,16 +15,7 @@ describe('rotation plan: grandfather-father-son by count over verified backups',
       name: 'defaults 7/4/12 on 60 days with failures',
       pattern: SIXTY_DAYS,
       policy: { daily: 7, weekly: 4, monthly: 12 },
-      keep: [
-        '20260130T020000Z', // monthly 2026-01: Jan 31 failed, so the newest verified January backup is Jan 30
-        '20260208T020000Z', // weekly 2026-W06
-        '20260215T020000Z', // weekly 2026-W07
-        '20260217T020000Z', '20260218T020000Z', '20260219T020000Z', '20260221T020000Z', // daily
-        '20260222T020000Z', // daily, weekly 2026-W08
-        '20260224T140000Z', // daily: the newer of the two Feb 24 backups
-        '20260226T020000Z', // newest verified: daily, weekly 2026-W09, monthly 2026-02
-        '20260228T020000Z', '20260301T020000Z', // waiting for their drill
-      ],
+      keep: SIXTY_DAYS_KEPT_BY_DEFAULT,
     },
     {
       name: '3 daily only',
