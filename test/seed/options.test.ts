@@ -42,7 +42,7 @@ describe('planGeneration', () => {
     expect(usage({ devices: 2.5 })).toMatchInlineSnapshot(`"devices must be a whole number from 1 to 10,000 (got 2.5): ask for at least 1 (the sample is 3); synthetic ids stop at 10,000"`);
     expect(usage({ days: 0 })).toMatchInlineSnapshot(`"days must be a whole number from 1 to 1,830 (got 0): 1,830 days is 5 years, the longest retention in the schema; use fewer days"`);
     expect(usage({ days: 100_000 })).toMatchInlineSnapshot(`"days must be a whole number from 1 to 1,830 (got 100000): 1,830 days is 5 years, the longest retention in the schema; use fewer days"`);
-    expect(usage({ devices: 10_000, days: 1830, interval: '1m' })).toMatchInlineSnapshot(`"devices × days × readings per day = 10,000 × 1,830 × 1,440 = 26,352,000,000 rows, above the limit of 200,000,000 (~40 GB before compression): use fewer devices or days, or a longer interval"`);
+    expect(usage({ devices: 10_000, days: 1830, interval: '1m' })).toMatchInlineSnapshot(`"devices × days × readings per day = 10,000 × 1,830 × 1,440 = 26,352,000,000 rows, above the limit of 200,000,000 (~30 GB before compression): use fewer devices or days, or a longer interval"`);
     expect(usage({ interval: '7m' })).toMatchInlineSnapshot(`"interval 7m (420 s) does not divide a day (86,400 s): use one that does, such as 10s, 1m, 5m, 15m or 1h"`);
     expect(usage({ interval: '2d' })).toMatchInlineSnapshot(`"interval 2d (172,800 s) does not divide a day (86,400 s): use one that does, such as 10s, 1m, 5m, 15m or 1h"`);
     expect(usage({ interval: '0s' })).toMatchInlineSnapshot(`"interval 0s (0 s) does not divide a day (86,400 s): use one that does, such as 10s, 1m, 5m, 15m or 1h"`);

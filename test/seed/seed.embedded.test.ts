@@ -117,4 +117,16 @@ describe('seed on the embedded engine', () => {
     expect(later.writtenRows).toBe(3 * 139);
     expect(await one(`SELECT count(*)::int AS n FROM metrics`)).toEqual({ n: 6048 + 3 * 12 }); // rows before the new start stay
   });
+
+  it('compresses by more than the specification’s 70% under the compression policy, every row still there', async () => {
+    const before = await seedChecksums(t.client);
+    const job = await one<{ id: number }>(`SELECT job_id AS id FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression' AND hypertable_name = 'metrics'`);
+    await t.client.query('CALL run_job($1)', [job.id]); // July 2024 is well over 7 days old
+    expect(await one(`SELECT bool_and(is_compressed) AS all FROM timescaledb_information.chunks WHERE hypertable_name = 'metrics'`)).toEqual({ all: true });
+    const stats = await one<{ before: string; after: string }>(
+      `SELECT before_compression_total_bytes AS before, after_compression_total_bytes AS after FROM hypertable_compression_stats('metrics')`,
+    );
+    expect(1 - Number(stats.after) / Number(stats.before)).toBeGreaterThan(0.7); // ~0.8 for this sample, ~0.88 for 1-minute data
+    expect(await seedChecksums(t.client)).toEqual(before);
+  });
 });

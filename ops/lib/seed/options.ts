@@ -33,9 +33,11 @@ export interface GenerationPlan {
  * - maxDevices: synthetic device ids are numbered with 4 digits.
  * - maxDays: 5 years, the longest retention in the schema (daily aggregates); every policy
  *   would drop anything older.
- * - maxRows: about 200 bytes per metrics row with its two indexes before compression, so 200 M
- *   rows is ~40 GB: what this class of machine (80 GB free disk) holds with room for WAL and a
- *   dump, and ~30 min of COPY at the measured rate (docs/schema.md).
+ * - maxRows: a metrics row takes ~150 bytes with its indexes before compression (measured on
+ *   1-minute data), so 200 M rows is ~30 GB: what this class of machine (2 cores, ~80 GB free
+ *   disk) holds with room for WAL, a dump and a restore drill, and about an hour of COPY at the
+ *   measured 45-65 k rows/s (docs/schema.md). The embedded engine loads ~5-13 k rows/s, so there
+ *   the practical size is far lower; the limit is about not filling the disk.
  */
 export const SEED_LIMITS = { maxDevices: 10_000, maxDays: 1830, maxRows: 200_000_000 } as const;
 
@@ -82,7 +84,7 @@ export function planGeneration(
   const perDay = DAY_S / intervalSeconds;
   const totalReadings = devices * days * perDay;
   if (totalReadings > SEED_LIMITS.maxRows) {
-    usage(`devices × days × readings per day = ${fmt(devices)} × ${fmt(days)} × ${fmt(perDay)} = ${fmt(totalReadings)} rows, above the limit of ${fmt(SEED_LIMITS.maxRows)} (~40 GB before compression): use fewer devices or days, or a longer interval`);
+    usage(`devices × days × readings per day = ${fmt(devices)} × ${fmt(days)} × ${fmt(perDay)} = ${fmt(totalReadings)} rows, above the limit of ${fmt(SEED_LIMITS.maxRows)} (~30 GB before compression): use fewer devices or days, or a longer interval`);
   }
   const endInput = options.end === undefined ? now : new Date(options.end).getTime();
   if (!Number.isFinite(endInput)) usage(`end "${String(options.end)}" is not a date: use an ISO 8601 time such as 2024-07-01T00:00:00Z`);
