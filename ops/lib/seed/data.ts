@@ -77,7 +77,7 @@ async function readJson(path: string): Promise<unknown> {
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    throw new OpsError('CONFIG', `seed file ${path} cannot be read: restore it from the repository or point --seeds-dir at the folder that holds it`);
+    throw new OpsError('CONFIG', `seed file ${path} cannot be read: restore it from the repository (git checkout -- seeds/), or pass the folder that holds it`);
   }
   try {
     return JSON.parse(text);
