@@ -1,7 +1,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest, Verification } from '../../ops/lib/backup/manifest.js';
-
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa, type ResultPromise } from 'execa';
+import type { ConnectionInfo } from '../../ops/lib/connection.js';
+import { migrate, seed, silentLogger, takeFingerprint, pgSqlClient, type Fingerprint } from '../../ops/lib/index.js';
+import { withClient } from '../../ops/lib/pg.js';
+import { CLI } from '../support/cli.js';
 /** A manifest as backup() writes it, for tests that need no real dump. */
 export function fakeManifest(overrides: Partial<Manifest> & { id: string; createdAt: string }): Manifest {
   return {
@@ -28,4 +33,46 @@ export async function writeFakeBackup(dir: string, manifest: Manifest): Promise<
   await mkdir(path, { recursive: true });
   await writeFile(join(path, 'manifest.json'), JSON.stringify(manifest));
   await writeFile(join(path, manifest.dump.file), 'dump');
+}
+
+export const ADMIN_PASSWORD = 'restore-tests-admin-password-1';
+
+/** The core schema (001-003, the Apache edition's part) and a few days of seeded readings. */
+export async function seededServerDatabase(info: ConnectionInfo, options: { days?: number; extraRows?: number } = {}): Promise<void> {
+  await migrate({ connection: info, to: 3 });
+  await seed(info, { days: options.days ?? 3, interval: '5m', seed: 7, adminPassword: ADMIN_PASSWORD }, silentLogger);
+  if (options.extraRows) await addReadings(info, options.extraRows);
+}
+
+/** Bulk 10-second readings before the seeded window, so a restore takes a few seconds. */
+export async function addReadings(info: ConnectionInfo, rows: number): Promise<void> {
+  await withClient(info, (c) => c.query(`
+    INSERT INTO metrics (time, device_id, power_w, energy_wh, voltage_v, current_a, power_factor, frequency_hz, temperature_c, state)
+    SELECT t, d.device_id, (random() * 500)::numeric(8,1)::float8, 1, 230, 1, 0.95, 50, 21, 'on'
+      FROM (SELECT device_id FROM devices ORDER BY device_id) d
+     CROSS JOIN generate_series(now() - interval '30 days' - ($1::int / 3) * interval '10 seconds', now() - interval '30 days', interval '10 seconds') t`, [rows]));
+}
+
+export async function fingerprintOf(info: ConnectionInfo, database = info.database): Promise<Fingerprint> {
+  return withClient(info, (c) => takeFingerprint(pgSqlClient(c)), database);
+}
+
+export async function databases(info: ConnectionInfo): Promise<string[]> {
+  return withClient(info, async (c) => (await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1') ORDER BY 1`)).rows.map((r) => r.datname), 'postgres');
+}
+
+/** Starts the real CLI in a child process and hands back the process (to kill it). */
+export function startCli(args: string[], env: Record<string, string | undefined>): ResultPromise<{ reject: false; extendEnv: false }> {
+  return execa(process.execPath, [CLI, ...args], { reject: false, extendEnv: false, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 180_000 }) as ResultPromise<{ reject: false; extendEnv: false }>;
+}
+
+/** Polls until `check` returns a value. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
 }

@@ -12,7 +12,7 @@ import type { RestoreSite, ScratchCopy } from './site.js';
 import { openRestoreSite } from './targetRestore.js';
 
 /** How a dump is restored unless told otherwise: see test/bench/restore.bench.ts. */
-export const DEFAULT_RESTORE_MODE: RestoreMode = 'single';
+export const DEFAULT_RESTORE_MODE: RestoreMode = 'two-phase';
 
 /** The recovery point: how much data restoring this backup now would lose. */
 export interface RecoveryPoint {

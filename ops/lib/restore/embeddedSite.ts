@@ -81,7 +81,7 @@ export async function embeddedSite(options: { dataDir: string; purpose: ScratchP
     defaultLive: root,
     scratchName(live, purpose, now) {
       const stamp = restoreStamp(now);
-      return { scratch: `${live}.${purpose}_${stamp}`, previous: `${live}.pre_restore_${stamp}` };
+      return { scratch: `${live}.${purpose}_${stamp}`, previous: `${live}.pre_restore_${stamp}`, stamp };
     },
     async cleanLeftovers(logger: Logger) {
       const parent = dirname(root);
@@ -138,7 +138,7 @@ export async function embeddedSite(options: { dataDir: string; purpose: ScratchP
           },
           restoringOff: async () => !(await restoringSetForDatabase(live)),
           discard,
-          swapInto: async ({ live: target, previous }): Promise<SwapResult> => {
+          swapInto: async ({ live: target, previous, stamp }): Promise<SwapResult> => {
             await engine?.close();
             engine = undefined;
             await rm(join(scratch, SCRATCH_FILE), { force: true });
@@ -155,7 +155,7 @@ export async function embeddedSite(options: { dataDir: string; purpose: ScratchP
               await rm(`${join(previous, basename(paths.lock))}.lock`, { recursive: true, force: true });
               await rm(ownerPath(join(previous, basename(paths.lock))), { force: true });
             }
-            const aside = `${target}.restored_${restoreStamp()}`;
+            const aside = `${target}.restored_${stamp}`;
             const stepsWhere = 'in a shell, with nothing using the embedded database (aetherlens-db local stop)';
             return had
               ? { live: target, previous, stepsWhere, rollback: [`mv ${sh(target)} ${sh(aside)}`, `mv ${sh(previous)} ${sh(target)}`], drop: [`rm -rf ${sh(previous)}`], terminated: [] }

@@ -147,7 +147,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     if (!(await options.confirm(summary))) throw new OpsError('ABORTED', `restore cancelled: nothing was changed (the restored copy was removed)`);
     if (sessions.length > 0) logger.warn(`ending ${sessions.length} session(s) on "${live}": ${sessions.map(describeSession).join('; ')}`);
     const { restoreSeconds, phases } = copy;
-    const swap = await copy.swapInto({ live, previous: names.previous, force: options.force === true, logger, backupId: entry.id });
+    const swap = await copy.swapInto({ live, previous: names.previous, stamp: names.stamp, force: options.force === true, logger, backupId: entry.id });
     copy = undefined;
     return {
       backup: { id: entry.id, createdAt: manifest.createdAt, bytes: manifest.dump.bytes },

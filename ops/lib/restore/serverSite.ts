@@ -7,7 +7,7 @@ import { connect, quoteIdent, quoteLiteral } from '../pg.js';
 import { run, type RunResult } from '../run.js';
 import { inspectTimescale } from '../timescale.js';
 import { pgSqlClient } from '../targets/sqlClient.js';
-import { restoreNames, restoreStamp } from './names.js';
+import { restoreNames } from './names.js';
 import { runPgRestore, restoreFailure, type RestoreMode, type RestoreProgram } from './pgRestore.js';
 import { cleanLeftoverDatabases, createScratchDatabase, dropScratchQuietly, withMaintenance } from './scratch.js';
 import { listSessions, swapDatabases } from './swap.js';
@@ -102,7 +102,7 @@ export function serverSite(options: {
     },
     scratchName(live, purpose, now) {
       const names = restoreNames(live, purpose, now);
-      return { scratch: names.scratch, previous: names.previous };
+      return { scratch: names.scratch, previous: names.previous, stamp: names.stamp };
     },
     async restoreCopy({ manifest, dumpPath, purpose, scratch, mode, check, signal, logger }): Promise<ScratchCopy> {
       check(await facts());
@@ -146,9 +146,9 @@ export function serverSite(options: {
           }
         },
         discard: async () => void (await dropScratchQuietly(connection, scratch, logger)),
-        swapInto: ({ live, previous, force, logger: log, backupId }) =>
+        swapInto: ({ live, previous, stamp, force, logger: log, backupId }) =>
           withMaintenance(connection, (client) => swapDatabases(client, {
-            live, scratch, previous, stamp: restoreStamp(), force, logger: log, backupId,
+            live, scratch, previous, stamp, force, logger: log, backupId,
             stepsWhere: `in psql connected to the postgres database (psql "${describeConnection({ ...connection, password: undefined }, 'postgres')}"${connection.password !== undefined ? ' with PGPASSWORD set' : ''})`,
           })),
       };

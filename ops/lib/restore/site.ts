@@ -70,7 +70,7 @@ export interface ScratchCopy {
   /** Deletes the copy; never throws (runs in finally blocks and on interrupts). */
   discard(): Promise<void>;
   /** Puts the copy in place of `live`, keeping what was there as `previous`. */
-  swapInto(options: { live: string; previous: string; force: boolean; logger: Logger; backupId: string }): Promise<SwapResult>;
+  swapInto(options: { live: string; previous: string; stamp: string; force: boolean; logger: Logger; backupId: string }): Promise<SwapResult>;
 }
 
 /**
@@ -104,6 +104,6 @@ export interface RestoreSite {
   /** Sessions connected to the live database (none on the embedded engine, which we hold). */
   liveSessions(live: string): Promise<LiveSession[]>;
   /** A scratch name for this site: a database name, or a directory beside the live one. */
-  scratchName(live: string, purpose: ScratchPurpose, now: Date): { scratch: string; previous: string };
+  scratchName(live: string, purpose: ScratchPurpose, now: Date): { scratch: string; previous: string; stamp: string };
   close(): Promise<void>;
 }

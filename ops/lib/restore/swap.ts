@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { OpsError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { quoteIdent, quoteLiteral } from '../pg.js';
+import { derivedName } from './names.js';
 import { databaseExists } from './scratch.js';
 import type { LiveSession, SwapResult } from './site.js';
 
@@ -64,7 +65,7 @@ async function carryOverStatements(client: pg.Client, from: string, to: string):
 
 /** SQL that undoes a swap and that drops the kept database, as a person would type it in psql. */
 export function swapInstructions(live: string, previous: string, stamp: string): { rollback: string[]; drop: string[] } {
-  const restoredAside = `${live}_restored_${stamp}`.slice(0, 63);
+  const restoredAside = derivedName(live, `_restored_${stamp}`);
   return {
     rollback: [
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN (${quoteLiteral(live)}, ${quoteLiteral(previous)});`,
