@@ -175,8 +175,9 @@ async function backupLocked(dir: string, options: BackupOptions, logger: Logger)
     await publishDir(staging.path, path, [join(staging.path, dumpName), manifestFile]);
     return { id, path, dumpPath: join(path, dumpName), manifest };
   } catch (error) {
-    if (!staging) throw signal?.aborted ? failure(error, signal) : error;
-    await staging.remove().catch(() => {});
+    // Before the staging folder exists nothing was written: our own errors pass through as they are.
+    if (!staging && isOpsError(error) && !signal?.aborted) throw error;
+    await staging?.remove().catch(() => {});
     throw failure(error, signal);
   } finally {
     signal?.removeEventListener('abort', onAbort);
