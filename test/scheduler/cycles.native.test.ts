@@ -116,10 +116,12 @@ describe.skipIf(unavailable)('scheduler cycles on a native PostgreSQL 15 + Times
       { cron: '30 2 * * *', timezone: 'Europe/Berlin', catchUp: false, pingUrl: `${receiver.url}/hc/dst-uuid` },
       { env: {}, backupDir: dir, targetKind: 'server' },
     );
-    // The injected clock reads 2026-03-29 00:59:58 UTC (01:59:58 CET), two seconds before the jump.
-    const offset = Date.parse('2026-03-29T00:59:58.000Z') - Date.now();
+    // The injected clock starts at 2026-03-29 00:59:56 UTC (01:59:56 CET) when the scheduler first
+    // reads it, four seconds before the jump (room for start-up on a busy CI machine).
+    let offset: number | undefined;
+    const clock = { now: () => Date.now() + (offset ??= Date.parse('2026-03-29T00:59:56.000Z') - Date.now()) };
     const lines: Line[] = [];
-    scheduler = await startScheduler({ settings: { ...schedule, signalTimeoutMs: 500 }, steps: realSteps(settings), targetLabel: targetLabel(settings.target), backupDir: dir, logger: jsonLogger((l) => lines.push(JSON.parse(l) as Line)), clock: { now: () => Date.now() + offset }, signalBackoffMs: 50 });
+    scheduler = await startScheduler({ settings: { ...schedule, signalTimeoutMs: 500 }, steps: realSteps(settings), targetLabel: targetLabel(settings.target), backupDir: dir, logger: jsonLogger((l) => lines.push(JSON.parse(l) as Line)), clock, signalBackoffMs: 50 });
     expect(scheduler.status().nextRuns.backup.slice(0, 2)).toEqual([
       { at: '2026-03-29T01:00:00.000Z', reason: 'dst-gap' },
       { at: '2026-03-30T00:30:00.000Z', reason: 'cron' },
