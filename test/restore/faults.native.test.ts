@@ -78,7 +78,8 @@ describe.skipIf(unavailable)('restore faults on a native server', () => {
 
     const restore = await cli(['restore', id, '--yes']);
     expect(restore.exitCode).toBe(1);
-    expect(restore.stderr).toMatch(/^error: restore refused: checksum: the dump's sha256 is [0-9a-f]{64}, the manifest says [0-9a-f]{64} \(damaged, or the manifest belongs to another dump\); the live database was not changed$/);
+    expect(restore.stderr.split('\n')[0]).toBe(`warning: backup ${id} failed its last drill (${lines[1]!.replace(/^ {2}FAIL {2}checksum {14}/, '')}); the restore checks it again`);
+    expect(restore.stderr.split('\n')[1]).toMatch(/^error: restore refused: checksum: the dump's sha256 is [0-9a-f]{64}, the manifest says [0-9a-f]{64} \(damaged, or the manifest belongs to another dump\); the live database was not changed$/);
     await expectLiveUntouched();
   });
 

@@ -145,11 +145,15 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
     if (checks[0]!.ok) {
       throwIfAborted(options.signal);
       scratch = site.scratchName(site.defaultLive, 'drill', now()).scratch;
-      logger.info(`restoring ${entry.id} into ${scratch}`);
+      const into = scratch;
       try {
         copy = await site.restoreCopy({
           manifest, dumpPath: entry.dumpPath, purpose: 'drill', scratch, mode: options.mode ?? DEFAULT_RESTORE_MODE,
-          check: (facts) => assertRestorable(manifest, facts), logger, ...(options.signal ? { signal: options.signal } : {}),
+          check: (facts) => {
+            assertRestorable(manifest, facts);
+            logger.info(`restoring ${entry.id} into ${into}`);
+          },
+          logger, ...(options.signal ? { signal: options.signal } : {}),
         });
       } catch (error) {
         if (options.signal?.aborted || !isBackupFault(error)) throw error;

@@ -117,10 +117,13 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     const backupCounts = backupRowCounts(manifest);
     const liveCounts = await site.liveRowCounts(live, Object.keys(backupCounts));
     if (options.signal?.aborted) throw new OpsError('ABORTED', 'interrupted');
-    logger.info(`restoring ${entry.id} into ${names.scratch}`);
     copy = await site.restoreCopy({
       manifest, dumpPath: entry.dumpPath, purpose: 'restore', scratch: names.scratch, mode: options.mode ?? DEFAULT_RESTORE_MODE,
-      check: (facts) => assertRestorable(manifest, facts), logger, ...(options.signal ? { signal: options.signal } : {}),
+      check: (facts) => {
+        assertRestorable(manifest, facts);
+        logger.info(`restoring ${entry.id} into ${names.scratch}`);
+      },
+      logger, ...(options.signal ? { signal: options.signal } : {}),
     });
     logger.info(`restored in ${copy.restoreSeconds.toFixed(1)} s; checking it against the backup`);
     const checked = await checkCopy(copy, manifest, 'probe', options.signal);
