@@ -61,15 +61,25 @@ export function createNotifier(options: NotifierOptions): Notifier {
     for (let attempt = 0; attempt <= options.retries && !stop.signal.aborted; attempt++) {
       attempts += 1;
       if (attempt > 0) await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)).unref());
+      // Our own timer, not AbortSignal.any([AbortSignal.timeout()]): Node 20 may garbage-collect
+      // a timeout signal held only by a composite one, and the request then never times out
+      // (nodejs/node#57736).
+      const attemptAbort = new AbortController();
+      const timer = setTimeout(() => attemptAbort.abort(new DOMException('timeout', 'TimeoutError')), options.timeoutMs);
+      const onStop = () => attemptAbort.abort(new DOMException('shutdown', 'AbortError'));
+      stop.signal.addEventListener('abort', onStop, { once: true });
       try {
-        const response = await fetch(url, { ...init, redirect: 'follow', signal: AbortSignal.any([AbortSignal.timeout(options.timeoutMs), stop.signal]) });
+        const response = await fetch(url, { ...init, redirect: 'follow', signal: attemptAbort.signal });
         await response.body?.cancel().catch(() => {});
         if (response.ok) return;
         last = `HTTP ${response.status}`;
         if (response.status < 500 && response.status !== 429) break;
       } catch (error) {
-        const e = error as Error;
-        last = e.name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : e.name === 'AbortError' ? 'cancelled at shutdown' : ((e.cause as Error | undefined)?.message ?? e.message);
+        const reason = attemptAbort.signal.aborted ? (attemptAbort.signal.reason as Error) : (error as Error);
+        last = reason.name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : reason.name === 'AbortError' ? 'cancelled at shutdown' : (((reason as Error).cause as Error | undefined)?.message ?? reason.message);
+      } finally {
+        clearTimeout(timer);
+        stop.signal.removeEventListener('abort', onStop);
       }
     }
     options.logger.warn('signal.failed', { event: 'signal.failed', signal: what, to: safeUrl(url), error: last, attempts });
