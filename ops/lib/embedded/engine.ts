@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
 import { PGlite } from '@electric-sql/pglite';
 import { timescaledb } from '@electric-sql/pglite/timescaledb';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { WireServer } from './wire.js';
 import { OpsError } from '../errors.js';
 import type { ConnectionInfo } from '../connection.js';
 
@@ -94,15 +94,14 @@ export async function openEmbeddedEngine(options: { dataDir: string; port?: numb
     const stamp: EngineStamp = { engine: ENGINE_ID, pgMajor: ENGINE_PG_MAJOR, createdAt: new Date().toISOString() };
     await writeFile(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`, { mode: 0o600 });
   }
-  const server = new PGLiteSocketServer({ db, host, port, connectionQueueTimeout: BUSY_TIMEOUT_MS });
+  const server = new WireServer(db, { host, port, queueTimeoutMs: BUSY_TIMEOUT_MS });
+  let servedPort: number;
   try {
-    await server.start();
+    servedPort = await server.start();
   } catch (error) {
     await db.close().catch(() => {});
     throw new OpsError('ENGINE', `cannot serve the embedded database on ${host}:${port}: ${(error as Error).message}`, { cause: error });
   }
-  const address = (server as unknown as { server?: { address(): { port: number } | string | null } }).server?.address();
-  const servedPort = typeof address === 'object' && address ? address.port : port;
   const database = (await db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]?.d ?? 'postgres';
   let closed = false;
   return {

@@ -6,7 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGzip } from 'node:zlib';
 import { OpsError } from '../errors.js';
-import { acquireLock, lockHolder, type LockOwner } from '../fileLock.js';
+import { hostname } from 'node:os';
+import { acquireLock, isProcessAlive, lockHolder, type LockOwner } from '../fileLock.js';
 import { embeddedPaths, openEmbeddedEngine, type EmbeddedEngine } from '../embedded/engine.js';
 import { firstLine } from '../run.js';
 import { pgliteSqlClient } from './sqlClient.js';
@@ -95,19 +96,21 @@ function embeddedDumpSession(engine: EmbeddedEngine): DumpSession {
 export async function openEmbeddedTarget(options: { dataDir: string; command: string; port?: number; requireOwnership?: boolean }): Promise<Target> {
   const paths = embeddedPaths(options.dataDir);
   const holder = await lockHolder(paths.lock);
-  if (holder && typeof holder.port === 'number' && !options.requireOwnership) {
+  // A holder killed with -9 leaves its lock until it goes stale: don't attach to its dead port.
+  const holderAlive = holder !== undefined && (holder.host !== hostname() || isProcessAlive(holder.pid));
+  if (holder && holderAlive && typeof holder.port === 'number' && !options.requireOwnership) {
     const notHere = () =>
       new OpsError('LOCK_HELD', `the embedded database ${paths.root} is served by pid ${holder.pid} (${holder.command}, 127.0.0.1:${String(holder.port)}): a backup needs the engine in this process, so stop that server first (aetherlens-db local stop) and run the backup again`);
     return {
       kind: 'embedded',
       label: `embedded ${paths.root} (served by pid ${holder.pid} on 127.0.0.1:${holder.port})`,
-      connection: { host: '127.0.0.1', port: holder.port, user: 'postgres', database: String(holder.database ?? 'template1') },
+      connection: { host: '127.0.0.1', port: holder.port, user: 'postgres', database: String(holder.database ?? 'template1'), singleSession: true },
       toolVersions: () => Promise.reject(notHere()),
       openDumpSession: () => Promise.reject(notHere()),
       close: async () => {},
     };
   }
-  if (holder) throw new OpsError('LOCK_HELD', describeServeOwner(paths.root)(holder));
+  if (holder && holderAlive) throw new OpsError('LOCK_HELD', describeServeOwner(paths.root)(holder));
   const lock = await acquireLock(paths.lock, { command: options.command, describe: describeServeOwner(paths.root) });
   try {
     const engine = await openEmbeddedEngine({ dataDir: paths.root, ...(options.port !== undefined ? { port: options.port } : {}) });

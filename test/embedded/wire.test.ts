@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { MessageFramer, WireServer } from '../../ops/lib/embedded/wire.js';
+import { openEmbeddedEngine, type EmbeddedEngine } from '../../ops/lib/embedded/engine.js';
+
+describe('MessageFramer', () => {
+  test('gives back whole messages however TCP splits them', () => {
+    const startup = Buffer.alloc(8);
+    startup.writeInt32BE(8, 0);
+    startup.writeInt32BE(196608, 4);
+    const query = (text: string) => {
+      const body = Buffer.from(`${text}\0`);
+      const header = Buffer.alloc(5);
+      header.write('Q', 0);
+      header.writeInt32BE(body.length + 4, 1);
+      return Buffer.concat([header, body]);
+    };
+    const big = query(`SELECT '${'x'.repeat(200_000)}'`);
+    const stream = Buffer.concat([startup, query('SELECT 1'), big, query('SELECT 2')]);
+    for (const size of [1, 7, 1000, 65_536, stream.length]) {
+      const framer = new MessageFramer();
+      const out: string[] = [];
+      for (let i = 0; i < stream.length; i += size) {
+        for (const m of framer.push(stream.subarray(i, i + size))) out.push(`${m.kind}:${m.bytes.length}`);
+      }
+      expect(out).toEqual(['startup:8', `message:${query('SELECT 1').length}`, `message:${big.length}`, `message:${query('SELECT 2').length}`]);
+    }
+  });
+});
+
+describe('the wire server in front of the embedded engine', () => {
+  let root: string;
+  let engine: EmbeddedEngine;
+  const client = async (port = engine.info.port) => {
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'template1' });
+    await c.connect();
+    return c;
+  };
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'aetherlens-wire-'));
+    engine = await openEmbeddedEngine({ dataDir: join(root, 'db') });
+  });
+  afterAll(async () => {
+    await engine?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  test('a 500 kB query arrives whole (pglite-socket crashed the engine past 64 kB)', async () => {
+    const c = await client();
+    const big = 'x'.repeat(500_000);
+    expect((await c.query(`SELECT length('${big}') AS n`)).rows).toEqual([{ n: 500_000 }]);
+    await c.end();
+  });
+
+  test('a client that leaves mid-transaction leaves nothing behind for the next one', async () => {
+    const a = await client();
+    await a.query('CREATE TABLE wire_probe (x int)');
+    await a.query('BEGIN');
+    await a.query('INSERT INTO wire_probe VALUES (1)');
+    await a.query(`SET work_mem = '77MB'`);
+    await a.end();
+    const b = await client();
+    expect((await b.query(`SELECT count(*)::int AS n, current_setting('work_mem') AS w, current_setting('search_path') AS p FROM wire_probe`)).rows).toEqual([{ n: 0, w: '4MB', p: 'public' }]);
+    await b.end();
+  });
+
+  test('COPY FROM STDIN gets an error instead of crashing the engine', async () => {
+    const c = await client();
+    const error = await pipeline(Readable.from(['1\n2\n']), c.query(copyFrom('COPY wire_probe FROM STDIN'))).catch((e: Error) => e);
+    expect((error as Error).message).toBe('COPY FROM STDIN is not supported by the embedded engine: use INSERT, or COPY on a PostgreSQL server');
+    expect((await c.query('SELECT count(*)::int AS n FROM wire_probe')).rows).toEqual([{ n: 0 }]);
+    await c.end();
+  });
+
+  test('a second client waits its turn, and past the limit is told the database is busy', async () => {
+    const server = new WireServer(engine.db, { host: '127.0.0.1', port: 0, queueTimeoutMs: 800 });
+    const port = await server.start();
+    try {
+      const first = await client(port);
+      const started = Date.now();
+      const refused = await client(port).then(() => 'connected', (e: Error) => e.message);
+      expect(refused).toBe('the embedded database serves one connection at a time and it stayed busy for 0.8 s: try again later');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(700);
+      const waiting = client(port);
+      setTimeout(() => void first.end(), 200);
+      const second = await waiting;
+      expect((await second.query(`SELECT 'second' AS who`)).rows).toEqual([{ who: 'second' }]);
+      await second.end();
+    } finally {
+      await server.stop();
+    }
+  });
+});
