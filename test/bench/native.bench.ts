@@ -1,0 +1,140 @@
+/**
+ * The native server: PostgreSQL 15 + TimescaleDB (Apache edition, what Debian packages), started
+ * with the settings the Pulumi stack gives a 512 MB / 1 CPU container (infra/tuning.ts). It holds
+ * the issue's dataset; raw-data queries, ingest, migrate and memory are measured here, then the
+ * backup and restore benches run against it.
+ */
+import { rm } from 'node:fs/promises';
+import { tuningFor } from '../../infra/tuning.js';
+import { migrate, type Logger } from '../../ops/lib/index.js';
+import { connect, quoteIdent, withClient } from '../../ops/lib/pg.js';
+import { PG_BIN, startNativeCluster } from '../support/nativeCluster.js';
+import { onInterrupt } from './cleanup.js';
+import type { BenchContext, BenchRow } from './context.js';
+import { copyFilePath, exportMetrics, plainCopy, schemaCopy, seedDataset } from './ingest.bench.js';
+import { benchDevices, latencyRows, timeQueries } from './latency.js';
+import { concurrentLoad } from './load.js';
+import { postmasterPid, sampleServer, startSampling } from './memory.js';
+import { benchMigrateNative } from './migrate.bench.js';
+import { describeSize, type BenchScale } from './scale.js';
+import { mb, perSecond, seconds, times } from './stats.js';
+
+/** The container the figures stand for. */
+export const TUNING = { memoryMb: 512, cpus: 1 } as const;
+
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+
+/** The backup/restore benches, given the context (the runner gives each its own tmpDir and log). */
+export type ExternalBenches = (ctx: Omit<BenchContext, 'tmpDir' | 'log'>) => Promise<BenchRow[]>;
+
+export async function benchNative(scale: BenchScale, tmpDir: string, logger: Logger, external: ExternalBenches): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const tuning = tuningFor(TUNING.memoryMb, TUNING.cpus);
+  logger.info(`native: starting PostgreSQL 15 with tuningFor(${TUNING.memoryMb}, ${TUNING.cpus}): shared_buffers ${tuning.shared_buffers}, work_mem ${tuning.work_mem}, max_connections ${tuning.max_connections}`);
+  const cluster = await startNativeCluster({ settings: { ...tuning } });
+  const forget = onInterrupt(() => cluster.stop());
+  try {
+    const admin = { ...cluster.info, database: 'postgres' };
+    const createDb = (name: string) => withClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`)).then(() => undefined);
+    const dropDb = (name: string) => withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`)).then(() => undefined);
+
+    logger.info('native: migrate, runner against psql, 3 rounds');
+    const m = await benchMigrateNative(PG_BIN, cluster.info, createDb, dropDb, 3);
+    const headName = String(m.head).padStart(3, '0');
+    rows.push({
+      figure: `migrate: empty → head ${headName} (native, Apache edition)`,
+      ours: seconds(m.oursSeconds),
+      baseline: `${seconds(m.baselineSeconds)} psql`,
+      ratio: `${times(m.oursSeconds / m.baselineSeconds)} psql's time`,
+      target: 'goal ≤ 3 s',
+      verdict: m.oursSeconds <= 3 ? 'met' : 'missed',
+      note: `median of ${m.runs} fresh databases each (first runner call, modules cold: ${seconds(m.oursColdSeconds)}); ${m.files} files, the Apache edition stops before 004 (community); baseline: psql -X -1 -v ON_ERROR_STOP=1 -f 001 … -f ${headName}, one transaction, no checks, no ledger`,
+    });
+
+    await migrate({ connection: cluster.info, to: m.head });
+    const size = scale.native;
+    logger.info(`native: seeding ${size.devices} devices × ${size.days} days × ${size.interval}`);
+    const end = new Date();
+    const { summary, seconds: seedSeconds } = await seedDataset(cluster.info, size, end, logger);
+    const dataset = describeSize(size, summary.metricsRows);
+    await withClient(cluster.info, (c) => c.query('VACUUM ANALYZE metrics, cost_calculations'));
+
+    logger.info('native: plain COPY baseline');
+    const file = copyFilePath(tmpDir);
+    const bytes = await withClient(cluster.info, (c) => exportMetrics(c, file));
+    const plainSeconds = await plainCopy(cluster.info, file);
+    const ratio = summary.writtenRows / seedSeconds / (summary.writtenRows / plainSeconds);
+    rows.push({
+      figure: 'ingest: generator (seed) against plain COPY',
+      ours: perSecond(summary.writtenRows, seedSeconds),
+      baseline: perSecond(summary.writtenRows, plainSeconds),
+      ratio: `${pct(ratio)} of plain COPY`,
+      target: 'goal ≥ 70%',
+      verdict: ratio >= 0.7 ? 'met' : 'missed',
+      note: `native, ${dataset} + ${summary.costRows.toLocaleString('en-US')} cost rows in ${seconds(seedSeconds)} (seed(), method ${summary.method}); baseline: the same ${mb(bytes)} of COPY text from a file into CREATE TABLE … (LIKE metrics) (no index, check or foreign key), one transaction, ${seconds(plainSeconds)}`,
+    });
+
+    const side = { ...cluster.info, database: 'bench_ingest_schema' };
+    await createDb(side.database);
+    try {
+      await migrate({ connection: side, to: m.head });
+      const lines = Math.min(scale.schemaCopyRows, summary.writtenRows);
+      const schemaSeconds = await schemaCopy(side, size, file, lines, logger);
+      const schemaRate = lines / schemaSeconds;
+      rows.push({
+        figure: 'ingest diagnostic: plain COPY into the migrated metrics',
+        ours: perSecond(lines, schemaSeconds),
+        baseline: perSecond(summary.writtenRows, plainSeconds),
+        ratio: `${pct(schemaRate / (summary.writtenRows / plainSeconds))} of plain COPY`,
+        verdict: 'info',
+        note: `the first ${lines.toLocaleString('en-US')} rows of the same file into metrics as migrated (hypertable, 3 indexes, checks, foreign key to devices): the ceiling for any loader on this schema; the generator reached ${pct(summary.writtenRows / seedSeconds / schemaRate)} of it`,
+      });
+    } finally {
+      await dropDb(side.database);
+      await rm(file, { force: true });
+    }
+
+    const postmaster = await postmasterPid(cluster.dataDir);
+    const idle = await sampleServer(postmaster);
+    const sampler = startSampling(postmaster);
+    let loadQueries = 0;
+    try {
+      const client = await connect(cluster.info);
+      try {
+        const timings = await timeQueries(client, { caggs: false, runs: scale.runs, warmup: scale.warmup, slowRuns: scale.slowRuns }, logger, 'native');
+        rows.push(...latencyRows(timings, `native (Apache: raw, uncompressed), ${dataset}`));
+        logger.info(`native: ${scale.loadClients} clients × ${scale.loadSeconds} s of mixed queries`);
+        loadQueries = await concurrentLoad(cluster.info, await benchDevices(client), scale.loadClients, scale.loadSeconds);
+      } finally {
+        await client.end().catch(() => {});
+      }
+    } finally {
+      const peak = await sampler.stop();
+      const pss = peak.peakPss.pssBytes;
+      rows.push({
+        figure: 'memory: peak server memory under the query load',
+        ours: `${mb(pss)} PSS (RSS sum ${mb(peak.peakRss.rssBytes)})`,
+        baseline: `${mb(idle.pssBytes)} PSS idle`,
+        ratio: `${times(pss / idle.pssBytes)} idle`,
+        target: `goal ≤ ${TUNING.memoryMb} MB`,
+        verdict: pss <= TUNING.memoryMb * 1024 * 1024 ? 'met' : 'missed',
+        note: `native, tuningFor(${TUNING.memoryMb}, ${TUNING.cpus}) (shared_buffers ${tuning.shared_buffers}, work_mem ${tuning.work_mem}); the postmaster and its children (${peak.peakPss.processes} processes at the peak) from /proc/PID/smaps_rollup, ${peak.samples} samples over the latency runs and ${scale.loadClients} clients × ${scale.loadSeconds} s of mixed raw queries (${loadQueries.toLocaleString('en-US')} queries); judged on the PSS sum, which counts each shared page once, as a container's memory limit does; the RSS sum counts the shared buffers again in every process that touched them`,
+      });
+    }
+
+    rows.push(
+      ...(await external({
+        rows: summary.metricsRows,
+        connection: cluster.info,
+        cluster: { pgBin: PG_BIN, dataDir: cluster.dataDir, socketDir: cluster.socketDir, port: cluster.port },
+        dataset: { devices: size.devices, days: size.days, intervalSeconds: summary.intervalSeconds, rows: summary.metricsRows, costRows: summary.costRows, end: summary.end },
+        logger,
+        scale: scale.name,
+      })),
+    );
+  } finally {
+    await cluster.stop();
+    forget();
+  }
+  return rows;
+}
