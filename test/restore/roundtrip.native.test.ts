@@ -176,4 +176,27 @@ describe.skipIf(unavailable)('restore round trip on a native server', () => {
     for (const name of [live, previous!]) await withClient(cluster.info, (c) => c.query(`DROP DATABASE ${quoteIdent(name)}`), 'postgres');
     expect(await databases(cluster.info)).toEqual(['aetherlens']);
   });
+
+  test('disaster recovery onto a new server: the missing roles are named first; then the database is restored under its name', async () => {
+    const fresh = await startNativeCluster();
+    try {
+      await withClient(fresh.info, (c) => c.query('DROP DATABASE aetherlens'), 'postgres');
+      const freshEnv = { DATABASE_URL: fresh.url };
+      const refused = await cli(['restore', first.id, '--yes'], freshEnv);
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr).toBe(`error: the backup's objects belong or are granted to role(s) this server does not have (aetherlens_app, aetherlens_backup, aetherlens_readonly): create them first (in psql: CREATE ROLE "aetherlens_app" NOLOGIN; CREATE ROLE "aetherlens_backup" NOLOGIN; CREATE ROLE "aetherlens_readonly" NOLOGIN;), then run it again; nothing was changed`);
+      expect(await databases(fresh.info)).toEqual([]);
+
+      await withClient(fresh.info, (c) => c.query('CREATE ROLE "aetherlens_app" NOLOGIN; CREATE ROLE "aetherlens_backup" NOLOGIN; CREATE ROLE "aetherlens_readonly" NOLOGIN;'), 'postgres');
+      const restored = await cli(['restore', first.id, '--yes'], freshEnv);
+      expect(restored.exitCode).toBe(0);
+      expect(restored.stdout).toBe(restored.stdout.split('\n')[0]);
+      expect(restored.stdout).toMatch(new RegExp(`^restored backup ${first.id} \\(taken .+\\) into "aetherlens" in .+$`));
+      expect(restored.stderr).toContain('"aetherlens" does not exist yet; the backup will be restored under that name');
+      expect(await databases(fresh.info)).toEqual(['aetherlens']);
+      expect(compareFingerprints(first.fingerprint, await fingerprintOf(fresh.info))).toEqual([]);
+    } finally {
+      await fresh.stop();
+    }
+  });
 });

@@ -149,10 +149,8 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
       try {
         copy = await site.restoreCopy({
           manifest, dumpPath: entry.dumpPath, purpose: 'drill', scratch, mode: options.mode ?? DEFAULT_RESTORE_MODE,
-          check: (facts) => {
-            assertRestorable(manifest, facts);
-            logger.info(`restoring ${entry.id} into ${into}`);
-          },
+          check: (facts) => assertRestorable(manifest, facts),
+          starting: () => logger.info(`restoring ${entry.id} into ${into}`),
           logger, ...(options.signal ? { signal: options.signal } : {}),
         });
       } catch (error) {

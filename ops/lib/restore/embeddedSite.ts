@@ -11,6 +11,7 @@ import { quoteIdent } from '../pg.js';
 import { embeddedPaths, openEmbeddedEngine, ENGINE_PG_MAJOR, type EmbeddedEngine } from '../embedded/engine.js';
 import { pgliteSqlClient } from '../targets/sqlClient.js';
 import { restoreStamp, type ScratchPurpose } from './names.js';
+import { createRoleStatements, missingRoles, rolesInSql } from './roles.js';
 import type { RestoreSite, ScratchCopy, SiteFacts, SwapResult } from './site.js';
 
 /** Marks a scratch data directory as ours, with who made it, so a later run can clean it up. */
@@ -98,7 +99,7 @@ export async function embeddedSite(options: { dataDir: string; purpose: ScratchP
       }
       return removed;
     },
-    async restoreCopy({ manifest, dumpPath, purpose, scratch, check, signal }): Promise<ScratchCopy> {
+    async restoreCopy({ manifest, dumpPath, purpose, scratch, check, starting, signal }): Promise<ScratchCopy> {
       const started = performance.now();
       await mkdir(scratch, { mode: 0o700 });
       await writeFile(join(scratch, SCRATCH_FILE), `${JSON.stringify({ purpose, pid: process.pid, host: hostname(), since: new Date().toISOString(), backup: manifest.id })}\n`, { mode: 0o600 });
@@ -114,6 +115,11 @@ export async function embeddedSite(options: { dataDir: string; purpose: ScratchP
         const sql = await readDumpSql(dumpPath);
         if (signal?.aborted) throw new OpsError('ABORTED', 'interrupted');
         const load = performance.now();
+        // A scratch data directory is a cluster of its own: the roles the dump grants to (which the
+        // migrations created in the live one) must exist before it loads.
+        const missing = await missingRoles(pgliteSqlClient(engine.db), rolesInSql(sql));
+        if (missing.length > 0) await engine.db.exec(createRoleStatements(missing).join('\n'));
+        starting?.();
         try {
           await engine.db.exec('SELECT timescaledb_pre_restore()');
           await engine.db.exec(sql);

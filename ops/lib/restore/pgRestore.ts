@@ -18,6 +18,8 @@ export interface RestoreProgram {
   readonly what: string;
   /** `pg_restore -l` of the dump: its table of contents. */
   list(signal?: AbortSignal): Promise<string>;
+  /** `pg_restore --schema-only -f -`: the dump's schema as SQL (to find the roles it needs). */
+  schema(signal?: AbortSignal): Promise<string>;
   /** Runs pg_restore on the dump into `database`; `listFile` is a local file for -L. */
   restore(options: { database: string; args: readonly string[]; listFile?: string; signal?: AbortSignal }): Promise<RunResult>;
   close(): Promise<void>;

@@ -66,12 +66,18 @@ export interface RestoreOptions {
   now?: () => Date;
 }
 
-/** Total rows per table in a backup's fingerprint (hypertables: the sum of their chunks). */
+/**
+ * Total rows per table in a backup's fingerprint (hypertables: the sum of their chunks). The
+ * continuous aggregates' internal materialization tables are left out: a person compares tables.
+ */
 export function backupRowCounts(manifest: Manifest): Record<string, number> {
   const fp = manifest.fingerprint;
   const counts: Record<string, number> = {};
   for (const [name, t] of Object.entries(fp.tables)) counts[name] = t.rows;
-  for (const [name, h] of Object.entries(fp.hypertables)) counts[name] = Object.values(h.chunks).reduce((n, c) => n + c.rows, 0);
+  for (const [name, h] of Object.entries(fp.hypertables)) {
+    if (name.startsWith('_materialized_hypertable_')) continue;
+    counts[name] = Object.values(h.chunks).reduce((n, c) => n + c.rows, 0);
+  }
   return counts;
 }
 
@@ -119,10 +125,8 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     if (options.signal?.aborted) throw new OpsError('ABORTED', 'interrupted');
     copy = await site.restoreCopy({
       manifest, dumpPath: entry.dumpPath, purpose: 'restore', scratch: names.scratch, mode: options.mode ?? DEFAULT_RESTORE_MODE,
-      check: (facts) => {
-        assertRestorable(manifest, facts);
-        logger.info(`restoring ${entry.id} into ${names.scratch}`);
-      },
+      check: (facts) => assertRestorable(manifest, facts),
+      starting: () => logger.info(`restoring ${entry.id} into ${names.scratch}`),
       logger, ...(options.signal ? { signal: options.signal } : {}),
     });
     logger.info(`restored in ${copy.restoreSeconds.toFixed(1)} s; checking it against the backup`);

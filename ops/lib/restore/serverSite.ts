@@ -8,6 +8,7 @@ import { run, type RunResult } from '../run.js';
 import { inspectTimescale } from '../timescale.js';
 import { pgSqlClient } from '../targets/sqlClient.js';
 import { restoreNames } from './names.js';
+import { createRoleStatements, missingRoles, rolesInSql } from './roles.js';
 import { runPgRestore, restoreFailure, type RestoreMode, type RestoreProgram } from './pgRestore.js';
 import { cleanLeftoverDatabases, createScratchDatabase, dropScratchQuietly, withMaintenance } from './scratch.js';
 import { listSessions, swapDatabases } from './swap.js';
@@ -21,6 +22,11 @@ export function hostRestoreProgram(connection: ConnectionInfo, dumpPath: string,
     async list(signal) {
       const result = await run(tool, ['--list', dumpPath], { ...(signal ? { signal } : {}) });
       if (result.exitCode !== 0) throw restoreFailure(result, 'pg_restore --list');
+      return result.stdout;
+    },
+    async schema(signal) {
+      const result = await run(tool, ['--schema-only', '--file=-', dumpPath], { ...(signal ? { signal } : {}) });
+      if (result.exitCode !== 0) throw restoreFailure(result, 'pg_restore --schema-only');
       return result.stdout;
     },
     restore: ({ database, args, listFile, signal }) =>
@@ -80,7 +86,9 @@ export function serverSite(options: {
   const facts = async (): Promise<SiteFacts> => {
     const restoreMajor = await options.restoreMajor();
     return withMaintenance(connection, async (client) => {
-      const info = await inspectTimescale(client, connection);
+      // The edition probe opens a session of its own: on the maintenance database, which exists even
+      // when the one being restored does not.
+      const info = await inspectTimescale(client, { ...connection, database: client.database ?? 'postgres' });
       const versions = (await client.query<{ version: string }>(`SELECT version FROM pg_available_extension_versions WHERE name = 'timescaledb' ORDER BY version`)).rows.map((r) => r.version);
       return {
         serverVersion: info.serverVersion,
@@ -104,12 +112,19 @@ export function serverSite(options: {
       const names = restoreNames(live, purpose, now);
       return { scratch: names.scratch, previous: names.previous, stamp: names.stamp };
     },
-    async restoreCopy({ manifest, dumpPath, purpose, scratch, mode, check, signal, logger }): Promise<ScratchCopy> {
+    async restoreCopy({ manifest, dumpPath, purpose, scratch, mode, check, starting, signal, logger }): Promise<ScratchCopy> {
       check(await facts());
+      const program = options.program(dumpPath);
+      const needed = rolesInSql(await program.schema(signal));
+      const missing = await withMaintenance(connection, (client) => missingRoles(pgSqlClient(client), needed));
+      if (missing.length > 0) {
+        await program.close();
+        throw new OpsError('RESTORE', `the backup's objects belong or are granted to role(s) this server does not have (${missing.join(', ')}): create them first (in psql: ${createRoleStatements(missing).join(' ')}), then run it again; nothing was changed`, { details: { fault: 'environment' } });
+      }
+      starting?.();
       const started = performance.now();
       const version = manifest.versions.timescaledb;
       await withMaintenance(connection, (client) => createScratchDatabase(client, scratch, { purpose, backup: manifest.id }));
-      const program = options.program(dumpPath);
       let phases;
       try {
         await prepareDatabase(connection, scratch, version);

@@ -96,6 +96,8 @@ export interface RestoreSite {
     mode: RestoreMode;
     /** Refuses (throws) when the site cannot restore this backup; runs before anything is created. */
     check: (facts: SiteFacts) => void;
+    /** Called once every refusal is behind, just before the data is loaded. */
+    starting?: () => void;
     signal?: AbortSignal;
     logger: Logger;
   }): Promise<ScratchCopy>;

@@ -30,6 +30,12 @@ export function dockerRestoreProgram(container: string, connection: ConnectionIn
       if (result.exitCode !== 0) throw restoreFailure(result, `pg_restore --list in container ${container}`);
       return result.stdout;
     },
+    async schema(signal) {
+      const c = dockerRestoreCommand(container, connection, ['--schema-only', '--file=-']);
+      const result = await run(c.command, c.args, { env: c.env, inputFile: dumpPath, ...(signal ? { signal } : {}) });
+      if (result.exitCode !== 0) throw restoreFailure(result, `pg_restore --schema-only in container ${container}`);
+      return result.stdout;
+    },
     restore: ({ args, listFile, signal }) => {
       // A list file would have to be copied into the container; the docker site restores on one job.
       if (listFile) throw new OpsError('RESTORE', 'a two-phase restore is not available on the docker target');
