@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { resolveSettings } from '../../ops/lib/config.js';
 import { embeddedPaths } from '../../ops/lib/embedded/engine.js';
 import { acquireLock } from '../../ops/lib/fileLock.js';
-import { jsonLogger } from '../../ops/lib/logger.js';
+import { jsonLogger, silentLogger } from '../../ops/lib/logger.js';
+import { migrate } from '../../ops/lib/migrations/runner.js';
+import { seed } from '../../ops/lib/seed/index.js';
 import { realSteps, targetLabel } from '../../ops/lib/scheduler/realSteps.js';
 import { startScheduler, type RunningScheduler } from '../../ops/lib/scheduler/scheduler.js';
 import { resolveScheduleSettings } from '../../ops/lib/scheduler/settings.js';
@@ -25,24 +27,11 @@ describe('scheduler cycles on the embedded target', () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'sched-emb-'));
     receiver = await startReceiver();
-    // A community-edition schema of our own: a compressed hypertable, a continuous aggregate and
-    // their policies (the jobs the scheduler runs). No roles: they are cluster-wide objects a
-    // plain dump does not carry, and the drill's fresh scratch engine would not have them.
+    // The real schema (roles, hypertables, continuous aggregates, compression and retention
+    // policies) with ten days of hourly sample readings, ending before "now" so compression is due.
     await withTarget({ kind: 'embedded', dataDir }, 'test setup', async (target) => {
-      const db = target.engine!.db;
-      await db.exec(`
-        CREATE TABLE devices (id text PRIMARY KEY, name text NOT NULL);
-        INSERT INTO devices VALUES ('shelly-office-01', 'Office Desk Plug'), ('tp-link-living-room', 'Living Room Lamp'), ('solar-inverter-01', 'Solar Inverter');
-        CREATE TABLE metrics (time timestamptz NOT NULL, device_id text NOT NULL REFERENCES devices (id), power_w double precision);
-        SELECT create_hypertable('metrics', 'time', chunk_time_interval => INTERVAL '7 days');
-        INSERT INTO metrics SELECT t, d, 100 + 50 * sin(extract(epoch FROM t) / 3600)
-          FROM generate_series(now() - INTERVAL '21 days', now(), INTERVAL '15 minutes') AS t,
-               unnest(ARRAY['shelly-office-01', 'tp-link-living-room', 'solar-inverter-01']) AS d;
-        ALTER TABLE metrics SET (timescaledb.compress, timescaledb.compress_segmentby = 'device_id', timescaledb.compress_orderby = 'time DESC');
-        SELECT add_compression_policy('metrics', INTERVAL '7 days');
-        CREATE MATERIALIZED VIEW metrics_hourly WITH (timescaledb.continuous) AS
-          SELECT time_bucket('1 hour', time) AS bucket, device_id, avg(power_w) AS power_w FROM metrics GROUP BY 1, 2 WITH NO DATA;`);
-      await db.exec(`SELECT add_continuous_aggregate_policy('metrics_hourly', start_offset => INTERVAL '30 days', end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '1 hour')`);
+      await migrate({ connection: target.connection, logger: silentLogger });
+      await seed(target.connection, { days: 10, interval: '1h', adminPassword: 'a long test password 1234' }, silentLogger);
     });
   });
   afterAll(async () => {
