@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.aetherlens/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', '.aetherlens/**', 'coverage/**', 'tmp/**', '**/*.tmp.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -106,8 +106,33 @@ export async function openSnapshotSession(
     async close() {
       if (closed) return;
       closed = true;
-      await client.query('COMMIT').catch(() => {});
+      // A fingerprint query waiting on someone's table lock would hold COMMIT and end() behind it
+      // (an aborted backup must not hang): cancel it from a second session after a moment.
+      const finished = client.query('COMMIT').then(() => true, () => true);
+      const inTime = await Promise.race([finished, new Promise<false>((ok) => setTimeout(() => ok(false), CLOSE_GRACE_MS).unref())]);
+      if (!inTime) await cancelBackend(connection, backendPid(client));
       await client.end().catch(() => {});
     },
   };
+}
+
+/** How long closing waits for the snapshot session before cancelling what it runs. */
+const CLOSE_GRACE_MS = 2_000;
+
+/** node-postgres keeps the server pid from BackendKeyData; its types do not declare it. */
+function backendPid(client: object): number | undefined {
+  return (client as { processID?: number | null }).processID ?? undefined;
+}
+
+async function cancelBackend(connection: ConnectionInfo, pid: number | undefined): Promise<void> {
+  if (pid === undefined) return;
+  const other = await connect(connection).catch(() => undefined);
+  if (!other) return;
+  try {
+    await other.query('SELECT pg_terminate_backend($1)', [pid]);
+  } catch {
+    // Best effort: the session may have ended by itself.
+  } finally {
+    await other.end().catch(() => {});
+  }
 }
