@@ -2,7 +2,7 @@
  * Restore benchmarks (issue 5). Part of `npm run bench` (test/bench/run.ts calls benchRestore with
  * its context: the benchmark dataset on its server). Standalone, with a cluster and data of its own:
  *
- *     npx tsx test/bench/restore.bench.ts                              # ~1.4 GB, 10+ minutes
+ *     npx tsx test/bench/restore.bench.ts                              # ~1 GB, 10+ minutes
  *     BENCH_RESTORE_ROWS=500000 BENCH_RESTORE_ROUNDS=2 npx tsx test/bench/restore.bench.ts   # quick
  *
  * Measures, with one dump taken by the project's own backup():
@@ -35,7 +35,7 @@ export interface BenchRow {
 /**
  * What benchRestore reads from the runner's context (test/bench/context.ts): with `connection`
  * it restores the runner's benchmark dataset on the runner's server; without, it builds its own
- * cluster and `rows` rows (BENCH_RESTORE_ROWS, default 6,480,000 ≈ 1.4 GB with indexes).
+ * cluster and `rows` rows (BENCH_RESTORE_ROWS, default 4,700,000 ≈ 1 GB with indexes).
  */
 export interface RestoreBenchContext {
   log?: (line: string) => void;
@@ -105,7 +105,7 @@ export async function benchRestore(ctx: RestoreBenchContext = {}): Promise<Bench
     cluster = await startNativeCluster();
     info = cluster.info;
     pgBin = PG_BIN;
-    await buildDataset(info, ctx.rows ?? Number(process.env.BENCH_RESTORE_ROWS ?? 6_480_000), log);
+    await buildDataset(info, ctx.rows ?? Number(process.env.BENCH_RESTORE_ROWS ?? 4_700_000), log);
   }
   const dir = await mkdtemp(join(ctx.tmpDir ?? tmpdir(), 'aetherlens-restore-bench-'));
   try {

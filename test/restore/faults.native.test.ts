@@ -143,6 +143,19 @@ describe.skipIf(unavailable)('restore faults on a native server', () => {
     await expectLiveUntouched();
   });
 
+  test('Ctrl-C (SIGINT) during a drill: the scratch database is dropped at once, and the backup is not marked', async () => {
+    const id = await copyOfGood('interrupted', async () => {});
+    const child = startCli(['verify', id], env);
+    const scratch = await waitFor('pg_restore loading rows', () => withClient(cluster.info, async (c) => (await c.query<{ datname: string }>(
+      `SELECT datname FROM pg_stat_activity WHERE datname LIKE 'aetherlens\\_drill\\_%' AND query LIKE 'COPY%' AND state = 'active'`)).rows[0]?.datname, 'postgres'));
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr.split('\n').at(-1)).toBe(`error: verify interrupted: the scratch copy ${scratch} was removed; the backup was not marked`);
+    await expectLiveUntouched();
+    expect((await manifestOf(id)).verification).toBeNull();
+  });
+
   test('the server stopped half-way: a one-line error; after a restart the live database is intact and the leftover is removed', async () => {
     const child = startCli(['restore', good.id, '--yes'], env);
     const scratch = await waitFor('pg_restore loading rows', () => withClient(cluster.info, async (c) => (await c.query<{ datname: string }>(

@@ -87,6 +87,17 @@ describe.skipIf(unavailable)('restore round trip on a native server', () => {
       await c.query(`DELETE FROM metrics WHERE time > now() - interval '1 day'`);
       await c.query(`UPDATE devices SET name = 'renamed by mistake'`);
     });
+    // What a dump does not carry but the database had: settings, comment, privileges.
+    const dbSettings = `SELECT d.datname, s.setconfig, shobj_description(d.oid, 'pg_database') AS comment, d.datacl::text AS acl
+      FROM pg_database d LEFT JOIN pg_db_role_setting s ON s.setdatabase = d.oid AND s.setrole = 0 WHERE d.datname = 'aetherlens'`;
+    const settingsBefore = await withClient(cluster.info, async (c) => {
+      await c.query(`ALTER DATABASE aetherlens SET statement_timeout = '45s'`);
+      await c.query(`ALTER DATABASE aetherlens SET search_path = "$user", public, "odd schema"`);
+      await c.query(`COMMENT ON DATABASE aetherlens IS 'production; do not drop'`);
+      await c.query('REVOKE ALL ON DATABASE aetherlens FROM PUBLIC');
+      await c.query('GRANT CONNECT ON DATABASE aetherlens TO aetherlens_readonly');
+      return (await c.query(dbSettings)).rows[0];
+    }, 'postgres');
     const changed = await fingerprintOf(cluster.info);
     expect(compareFingerprints(first.fingerprint, changed).length).toBeGreaterThan(0);
 
@@ -109,6 +120,8 @@ describe.skipIf(unavailable)('restore round trip on a native server', () => {
 
     expect(compareFingerprints(first.fingerprint, await fingerprintOf(cluster.info))).toEqual([]);
     expect(compareFingerprints(changed, await fingerprintOf(cluster.info, report.swap.previous))).toEqual([]);
+    const settingsAfter = await withClient(cluster.info, async (c) => (await c.query(dbSettings)).rows[0], 'postgres');
+    expect(settingsAfter).toEqual(settingsBefore);
     expect(await databases(cluster.info)).toEqual(['aetherlens', report.swap.previous]);
 
     // Roll back exactly as printed: the changed database answers as "aetherlens" again.

@@ -22,6 +22,16 @@ const SCRATCH_DIR = /^(.*)\.(drill|restore)_(\d{8}_\d{6})$/;
 /** Single quotes for a shell, for the commands we print. */
 const sh = (path: string) => `'${path.replace(/'/g, `'\\''`)}'`;
 
+/** Removes a data directory that holds nothing but the lock files of its (absent) engine. */
+async function removeLockOnlyDir(dir: string, lockPath: string): Promise<void> {
+  const allowed = new Set([`${basename(lockPath)}.lock`, basename(ownerPath(lockPath))]);
+  const entries = await readdir(dir);
+  if (entries.some((name) => !allowed.has(name))) {
+    throw new OpsError('RESTORE', `${dir} holds files but no embedded database (no pgdata/PG_VERSION): move them away, then run the restore again`);
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
 async function engineFacts(engine: EmbeddedEngine): Promise<SiteFacts> {
   const row = (await engine.db.query<{ server: string; license: string | null }>(
     `SELECT current_setting('server_version') AS server, current_setting('timescaledb.license', true) AS license`)).rows[0]!;
@@ -148,7 +158,9 @@ export async function embeddedSite(options: { dataDir: string; purpose: ScratchP
             await engine?.close();
             engine = undefined;
             await rm(join(scratch, SCRATCH_FILE), { force: true });
-            const had = existsSync(target);
+            const had = existsSync(join(target, 'pgdata', 'PG_VERSION'));
+            // No database there yet (a new machine): only our own lock may be in the directory.
+            if (!had && existsSync(target)) await removeLockOnlyDir(target, paths.lock);
             if (had) await rename(target, previous);
             try {
               await rename(scratch, target);

@@ -34,6 +34,15 @@ async function terminate(client: pg.Client, database: string, clientsOnly: boole
 }
 
 /**
+ * A stored setting's value as ALTER DATABASE SET takes it back. A list (search_path = "$user",
+ * public) is stored in its SQL form and must be given back as a list, not as one quoted string;
+ * anything else is a literal.
+ */
+export function settingValue(stored: string): string {
+  return stored.includes(',') && /^\s*(?:"(?:[^"]|"")*"|[\w$.-]+)(?:\s*,\s*(?:"(?:[^"]|"")*"|[\w$.-]+))*\s*$/.test(stored) ? stored : quoteLiteral(stored);
+}
+
+/**
  * What the replaced database had that a dump does not carry (pg_dump without --create): owner,
  * comment, privileges and per-database settings. Applied to the restored one inside the swap.
  */
@@ -58,7 +67,7 @@ async function carryOverStatements(client: pg.Client, from: string, to: string):
     const name = setting.slice(0, at);
     // Restoring mode is ours to manage; every other setting goes along with the database.
     if (name === 'timescaledb.restoring') continue;
-    out.push(`ALTER DATABASE ${target} SET ${quoteIdent(name)} = ${quoteLiteral(setting.slice(at + 1))}`);
+    out.push(`ALTER DATABASE ${target} SET ${quoteIdent(name)} = ${settingValue(setting.slice(at + 1))}`);
   }
   return out;
 }
