@@ -80,8 +80,10 @@ export const restoreCommand = withTargetOptions(new Command('restore'))
     const logger = loggerFor(options);
     const controller = new AbortController();
     const stop = () => controller.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // `on`, not `once`: execa's signal-exit re-raises a signal nobody else listens to any more,
+    // which would kill this process before the scratch copy is dropped.
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     try {
       const report = await restore({
         target: settings.target,

@@ -36,8 +36,10 @@ export const verifyCommand = withTargetOptions(new Command('verify'))
     // Ctrl-C or a service stop: the restore is stopped and the scratch copy dropped.
     const controller = new AbortController();
     const stop = () => controller.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // `on`, not `once`: execa's signal-exit re-raises a signal nobody else listens to any more,
+    // which would kill this process before the scratch copy is dropped.
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     try {
       const report = await drill({
         target: settings.target,
