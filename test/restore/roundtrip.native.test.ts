@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { acquireBackupLock, compareFingerprints, describeConnection, migrate, type Manifest } from '../../ops/lib/index.js';
 import { connectionUrl } from '../../ops/lib/connection.js';
 import { connect, quoteIdent, withClient } from '../../ops/lib/pg.js';
-import { runCli } from '../support/cli.js';
+import { execa } from 'execa';
+import { CLI, runCli } from '../support/cli.js';
 import { nativeUnavailableReason, PG_BIN, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
 import { databases, fingerprintOf, seededServerDatabase } from './support.js';
 
@@ -160,6 +161,28 @@ describe.skipIf(unavailable)('restore round trip on a native server', () => {
     }
     const kept = (await databases(cluster.info)).filter((d) => d !== 'aetherlens');
     expect(kept).toHaveLength(1);
+    await withClient(cluster.info, (c) => c.query(`DROP DATABASE ${quoteIdent(kept[0]!)}`), 'postgres');
+  });
+
+  test('in a terminal: the summary is shown and the swap asked for; "n" cancels and removes the copy, "y" swaps', async () => {
+    // script(1) gives the CLI a pseudo-terminal, as a person at a shell has.
+    const interactive = (answer: string) => execa('script', ['-qec', `${process.execPath} ${CLI} restore ${first.id}`, '/dev/null'], {
+      input: `${answer}\n`, env: { ...env, PATH: process.env.PATH }, extendEnv: false, reject: false, timeout: 120_000,
+    });
+    const no = await interactive('n');
+    const noOut = String(no.stdout).replace(/\r/g, '');
+    expect(no.exitCode).toBe(1);
+    expect(noOut).toMatch(/\n {2}table +backup rows +live rows\n/);
+    expect(noOut).toContain(`"aetherlens" will be replaced; it is kept as "aetherlens_pre_restore_`);
+    expect(noOut).toContain('swap the restored copy in as "aetherlens" now? [y/N] ');
+    expect(noOut.trimEnd().split('\n').at(-1)).toBe('error: restore cancelled: nothing was changed (the restored copy was removed)');
+    expect(await databases(cluster.info)).toEqual(['aetherlens']);
+
+    const yes = await interactive('y');
+    expect(yes.exitCode).toBe(0);
+    expect(String(yes.stdout)).toContain(`restored backup ${first.id}`);
+    const kept = (await databases(cluster.info)).filter((d) => d !== 'aetherlens');
+    expect(kept).toEqual([expect.stringMatching(/^aetherlens_pre_restore_\d{8}_\d{6}$/)]);
     await withClient(cluster.info, (c) => c.query(`DROP DATABASE ${quoteIdent(kept[0]!)}`), 'postgres');
   });
 
