@@ -22,9 +22,11 @@ const serve = new Command('serve')
     const served = await serveEmbedded({ dataDir: embeddedDirOf(options), ...(options.port ? { port: options.port } : {}) });
     process.stdout.write(`embedded TimescaleDB serving ${served.engine.dataDir} on 127.0.0.1:${served.engine.info.port} (one connection at a time)\nconnect: ${served.psql}\nstop: Ctrl-C or aetherlens-db local stop\n`);
     // A clean shutdown closes the engine so the data directory is consistent on the next open.
+    // `on`, not `once`: signal-exit (under proper-lockfile) re-raises a signal nobody else
+    // listens to any more, which would kill the process before the engine is closed.
     const signal = await new Promise<string>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'));
-      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.on('SIGINT', () => resolve('SIGINT'));
+      process.on('SIGTERM', () => resolve('SIGTERM'));
     });
     await served.stop();
     process.stderr.write(`stopped on ${signal}\n`);

@@ -35,8 +35,10 @@ export const seedCommand = withTargetOptions(new Command('seed'))
     const settings = settingsFrom(options);
     const abort = new AbortController();
     // Ctrl-C stops between batches: what was loaded stays consistent and a rerun finishes it.
+    // `on`, not `once`: signal-exit (under proper-lockfile/execa) re-raises a signal that only
+    // it still listens to, which would kill the process mid-batch.
     const onSignal = () => abort.abort();
-    process.once('SIGINT', onSignal);
+    process.on('SIGINT', onSignal);
     try {
       const summary = await withTarget(settings.target, 'seed', (target) =>
         seed(target.connection, {
