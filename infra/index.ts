@@ -1,6 +1,6 @@
 /**
  * The Pulumi program (Pulumi.yaml `main`): read the settings, load the migrations folder, declare
- * the stack, export its outputs. See docs/deploy.md.
+ * the stack, export its outputs. See "Deploy with Pulumi" in README.md.
  */
 import { fileURLToPath } from 'node:url';
 import * as pulumi from '@pulumi/pulumi';

@@ -83,7 +83,7 @@ export class TimescaleDb extends pulumi.ComponentResource {
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
 
     // protect + retainOnDelete: neither `pulumi destroy` nor a replacement (e.g. a renamed volume)
-    // may delete the data. docs/deploy.md says how to really delete it.
+    // may delete the data. README.md ("Data and pulumi destroy") says how to really delete it.
     const volume = new docker.Volume(
       `${name}-data`,
       { name: args.volumeName, driver: 'local', labels: labelList },
