@@ -4,6 +4,8 @@
 #   BENCH_SCALE=small         a quick check of the machinery (a couple of minutes)
 #   BENCH_EMBEDDED_DAYS=90    the full 90 days on the embedded engine too (slow: WebAssembly ingest)
 #   BENCH_RUNS=N              timed runs per query (default 200; small: 50)
+#   BENCH_ONLY=native|embedded one phase only
+#   BENCH_SKIP=backup,restore leave out the backup and/or restore benches (other modules own them)
 #   BENCH_JSON=FILE           also write the rows as JSON
 set -euo pipefail
 cd "$(dirname "$0")/.."

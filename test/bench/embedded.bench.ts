@@ -91,7 +91,7 @@ export async function benchEmbedded(scale: BenchScale, tmpDir: string, logger: L
     const client = await connect(engine.info);
     try {
       const timings = await timeQueries(client, { caggs: true, runs: scale.runs, warmup: scale.warmup, slowRuns: scale.slowRuns }, logger, 'embedded');
-      rows.push(...latencyRows(timings, `embedded (community, compressed), ${dataset}`));
+      rows.push(...latencyRows(timings, 'embedded', `embedded (community, compressed), ${dataset}`));
     } finally {
       await client.end().catch(() => {});
     }

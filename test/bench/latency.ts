@@ -1,19 +1,27 @@
 /**
  * Figure 3: query latency. Each question of queries.ts runs `warmup` times untimed, then `runs`
  * times one after another on one connection (like one API worker), as parameterised queries the
- * way node-postgres sends them; per-device questions rotate through the dataset's devices. Times
- * are client-side: send, plan, execute, receive and parse every row.
+ * way node-postgres sends them; per-device questions rotate through the dataset's devices.
+ * Two clocks:
+ * - client: send, plan, execute, receive and parse every row, in this process. What the API sees,
+ *   and what the specification's targets are judged on. On a busy machine it includes waiting
+ *   for a CPU (the load average is in the table's header).
+ * - server: planning + execution time as EXPLAIN (ANALYZE, TIMING OFF) reports it, the same
+ *   number of runs. The issue's goals were set from warm single queries on the engine; they are
+ *   shown against both clocks.
+ * A query whose single run takes more than 250 ms gets `slowRuns` runs (the table says n).
  */
 import type pg from 'pg';
 import type { Logger } from '../../ops/lib/index.js';
 import type { BenchRow } from './context.js';
 import { QUERIES, type BenchQuery } from './queries.js';
-import { measure, ms, pq, times, type Latency } from './stats.js';
+import { measure, ms, percentile, pq, times, type Latency } from './stats.js';
 
 export interface QueryTiming {
   query: BenchQuery;
   variant: 'raw' | 'cagg';
-  latency: Latency;
+  client: Latency;
+  server: Latency;
   /** Rows the query returned on its first run. */
   rows: number;
 }
@@ -23,9 +31,11 @@ export interface TimingPlan {
   caggs: boolean;
   runs: number;
   warmup: number;
-  /** Runs for a raw baseline whose single run takes longer than 250 ms. */
+  /** Runs for a query whose single run takes longer than 250 ms. */
   slowRuns: number;
 }
+
+const SLOW_MS = 250;
 
 /** Devices that have readings in the last day, for the per-device questions. */
 export async function benchDevices(client: pg.Client): Promise<string[]> {
@@ -34,11 +44,29 @@ export async function benchDevices(client: pg.Client): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-async function timeOne(client: pg.Client, query: BenchQuery, sql: string, devices: readonly string[], runs: number, warmup: number): Promise<{ latency: Latency; rows: number }> {
+async function serverMs(client: pg.Client, sql: string, values: unknown[]): Promise<number> {
+  const { rows } = await client.query<{ 'QUERY PLAN': [{ 'Planning Time': number; 'Execution Time': number }] }>(
+    `EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON, FORMAT JSON) ${sql}`,
+    values,
+  );
+  const plan = rows[0]!['QUERY PLAN'][0];
+  return plan['Planning Time'] + plan['Execution Time'];
+}
+
+async function timeOne(client: pg.Client, query: BenchQuery, sql: string, devices: readonly string[], plan: TimingPlan): Promise<Omit<QueryTiming, 'query' | 'variant'>> {
   const values = (i: number) => (query.perDevice ? [devices[(i * 7) % devices.length]] : []);
+  const probe = performance.now();
   const first = await client.query(sql, values(0));
-  const latency = await measure((i) => client.query(sql, values(i)), runs, warmup);
-  return { latency, rows: first.rowCount ?? first.rows.length };
+  const runs = performance.now() - probe > SLOW_MS ? Math.min(plan.runs, plan.slowRuns) : plan.runs;
+  const clientLatency = await measure((i) => client.query(sql, values(i)), runs, plan.warmup);
+  const server: number[] = [];
+  for (let i = 0; i < runs; i++) server.push(await serverMs(client, sql, values(i)));
+  server.sort((a, b) => a - b);
+  return {
+    client: clientLatency,
+    server: { p50: percentile(server, 50), p95: percentile(server, 95), max: server[server.length - 1]!, runs },
+    rows: first.rowCount ?? first.rows.length,
+  };
 }
 
 /** Times every question: raw always; the aggregate form too when the plan says so (raw is then the baseline). */
@@ -46,58 +74,64 @@ export async function timeQueries(client: pg.Client, plan: TimingPlan, logger: L
   const devices = await benchDevices(client);
   const out: QueryTiming[] = [];
   for (const query of QUERIES) {
-    const useCagg = plan.caggs && query.cagg !== undefined;
-    let rawRuns = plan.runs;
-    if (useCagg) {
-      // A raw baseline of several seconds a run would take the whole budget: fewer runs, said in the table.
-      const probe = performance.now();
-      await client.query(query.raw, query.perDevice ? [devices[0]] : []);
-      if (performance.now() - probe > 250) rawRuns = Math.min(plan.runs, plan.slowRuns);
-    }
-    logger.info(`${label}: ${query.title}, raw × ${rawRuns}`);
-    out.push({ query, variant: 'raw', ...(await timeOne(client, query, query.raw, devices, rawRuns, plan.warmup)) });
-    if (useCagg) {
-      logger.info(`${label}: ${query.title}, aggregate × ${plan.runs}`);
-      out.push({ query, variant: 'cagg', ...(await timeOne(client, query, query.cagg!, devices, plan.runs, plan.warmup)) });
+    logger.info(`${label}: ${query.title}, raw`);
+    out.push({ query, variant: 'raw', ...(await timeOne(client, query, query.raw, devices, plan)) });
+    if (plan.caggs && query.cagg !== undefined) {
+      logger.info(`${label}: ${query.title}, aggregate`);
+      out.push({ query, variant: 'cagg', ...(await timeOne(client, query, query.cagg, devices, plan)) });
     }
   }
   return out;
 }
 
-function targets(query: BenchQuery, aggregate: boolean): string {
-  const parts: string[] = [];
-  if (query.specMs !== undefined) parts.push(`spec < ${query.specMs} ms`);
-  const goalHere = aggregate || !query.goalNeedsCagg;
-  if (query.goalP95Ms !== undefined) parts.push(goalHere ? `goal p95 ≤ ${query.goalP95Ms} ms` : `(goal p95 ≤ ${query.goalP95Ms} ms is for the aggregate)`);
-  if (query.goalSpeedup !== undefined && aggregate) parts.push(`goal ≥ ${query.goalSpeedup}× raw`);
-  return parts.join('; ') || '—';
-}
+const mark = (ok: boolean) => (ok ? '✓' : '✗');
 
 /** Table rows: one per question; with an aggregate, raw on the same engine is the baseline. */
-export function latencyRows(timings: readonly QueryTiming[], where: string): BenchRow[] {
+export function latencyRows(timings: readonly QueryTiming[], engine: string, where: string): BenchRow[] {
   const rows: BenchRow[] = [];
   for (const query of QUERIES) {
     const raw = timings.find((t) => t.query === query && t.variant === 'raw');
     if (!raw) continue;
     const cagg = timings.find((t) => t.query === query && t.variant === 'cagg');
     const ours = cagg ?? raw;
-    const speedup = cagg ? raw.latency.p50 / cagg.latency.p50 : undefined;
-    const checks: boolean[] = [];
-    if (query.specMs !== undefined) checks.push(ours.latency.p95 < query.specMs);
-    if (query.goalP95Ms !== undefined && (cagg || !query.goalNeedsCagg)) checks.push(ours.latency.p95 <= query.goalP95Ms);
-    if (query.goalSpeedup !== undefined && speedup !== undefined) checks.push(speedup >= query.goalSpeedup);
-    const notes = [`${where}, ${cagg ? 'continuous aggregate' : 'raw data'}`, `${ours.rows} rows`, `n=${ours.latency.runs}, max ${ms(ours.latency.max)}`];
+    const speedup = cagg ? raw.client.p50 / cagg.client.p50 : undefined;
+    const targets: string[] = [];
+    const verdicts: boolean[] = [];
+    if (query.specMs !== undefined) {
+      const ok = ours.client.p95 < query.specMs;
+      targets.push(`spec < ${query.specMs} ms ${mark(ok)}`);
+      verdicts.push(ok);
+    }
+    if (query.goalP95Ms !== undefined) {
+      if (cagg || !query.goalNeedsCagg) {
+        const ok = ours.client.p95 <= query.goalP95Ms;
+        targets.push(`goal p95 ≤ ${query.goalP95Ms} ms: client ${mark(ok)}, server ${mark(ours.server.p95 <= query.goalP95Ms)}`);
+        verdicts.push(ok);
+      } else {
+        targets.push(`(goal p95 ≤ ${query.goalP95Ms} ms is for the aggregate)`);
+      }
+    }
+    if (query.goalSpeedup !== undefined && speedup !== undefined) {
+      const ok = speedup >= query.goalSpeedup;
+      targets.push(`goal ≥ ${query.goalSpeedup}× raw ${mark(ok)}`);
+      verdicts.push(ok);
+    }
+    const notes = [
+      `${where}, ${cagg ? 'continuous aggregate' : 'raw data'}`,
+      `${ours.rows} rows`,
+      `client n=${ours.client.runs}, max ${ms(ours.client.max)}; server p50 / p95 ${pq(ours.server)}`,
+    ];
     if (cagg) {
-      notes.push(`baseline raw n=${raw.latency.runs}`);
+      notes.push(`baseline: the raw query, n=${raw.client.runs}, server ${pq(raw.server)}; ratio of client p50s`);
       if (cagg.rows !== raw.rows) notes.push(`ROW COUNTS DIFFER: raw ${raw.rows}`);
     }
     rows.push({
-      figure: `p50 / p95: ${query.title}`,
-      ours: pq(ours.latency),
-      baseline: cagg ? `${pq(raw.latency)} raw` : '—',
+      figure: `p50 / p95 (${engine}): ${query.title}`,
+      ours: `${pq(ours.client)} (server ${pq(ours.server)})`,
+      baseline: cagg ? `${pq(raw.client)} raw` : '—',
       ratio: speedup !== undefined ? `${times(speedup)} faster` : '—',
-      target: targets(query, cagg !== undefined),
-      verdict: checks.length === 0 ? 'info' : checks.every(Boolean) ? 'met' : 'missed',
+      target: targets.join('; ') || '—',
+      verdict: verdicts.length === 0 ? 'info' : verdicts.every(Boolean) ? 'met' : 'missed',
       note: notes.join('; '),
     });
   }

@@ -102,7 +102,7 @@ export async function benchNative(scale: BenchScale, tmpDir: string, logger: Log
       const client = await connect(cluster.info);
       try {
         const timings = await timeQueries(client, { caggs: false, runs: scale.runs, warmup: scale.warmup, slowRuns: scale.slowRuns }, logger, 'native');
-        rows.push(...latencyRows(timings, `native (Apache: raw, uncompressed), ${dataset}`));
+        rows.push(...latencyRows(timings, 'native', `native (Apache: raw, uncompressed), ${dataset}`));
         logger.info(`native: ${scale.loadClients} clients × ${scale.loadSeconds} s of mixed queries`);
         loadQueries = await concurrentLoad(cluster.info, await benchDevices(client), scale.loadClients, scale.loadSeconds);
       } finally {

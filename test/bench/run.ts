@@ -3,7 +3,8 @@
  * specification's targets and the issue's goals, each beside a baseline measured in the same run.
  * Not part of `npm test`: nothing here asserts a timer. BENCH_SCALE=small for a quick check,
  * BENCH_EMBEDDED_DAYS=90 for the full dataset on the embedded engine too, BENCH_ONLY=native or
- * embedded for one phase, BENCH_JSON=FILE to keep the rows. Progress goes to stderr, the table to
+ * embedded for one phase, BENCH_SKIP=backup,restore to leave out those benches, BENCH_JSON=FILE
+ * to keep the rows. Progress goes to stderr, the table to
  * stdout. Exit 1 when a phase failed (its row says why), 2 when the native server is missing.
  */
 import { existsSync } from 'node:fs';
@@ -68,8 +69,13 @@ function fromExternal(row: ExternalRow): BenchRow {
 
 async function externalBenches(base: Omit<BenchContext, 'tmpDir' | 'log'>, tmpRoot: string, facts: string[]): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
+  const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean));
   for (const [file, fn] of EXTERNAL) {
     const path = join(HERE, file);
+    if (skip.has(file.replace('.bench.ts', ''))) {
+      facts.push(`test/bench/${file} skipped (BENCH_SKIP)`);
+      continue;
+    }
     if (!existsSync(path)) {
       facts.push(`test/bench/${file} is not there yet: no ${fn} figures`);
       continue;

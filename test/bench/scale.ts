@@ -39,7 +39,7 @@ const FULL: BenchScale = {
   warmup: 10,
   loadClients: 8,
   loadSeconds: 15,
-  schemaCopyRows: 1_000_000,
+  schemaCopyRows: 500_000,
 };
 
 const SMALL: BenchScale = {
