@@ -24,7 +24,12 @@ test('the main job runs end to end on the embedded engine, twice, cleanly', asyn
   expect(report.seed).toMatchObject({ devices: 3, metricsRows: 3 * 30 * 288 });
   expect(report.jobs.length).toBe(12);
   expect(report.jobs.every((j: { ok: boolean }) => j.ok)).toBe(true);
-  expect(report.queries.map((q: { rows: number }) => q.rows)).toEqual([287, 168]);
+  // A day of 5-minute readings and a week of hourly buckets; the edges depend on the minute it runs.
+  const [raw, hourly] = report.queries.map((q: { rows: number }) => q.rows);
+  expect(raw).toBeGreaterThanOrEqual(287);
+  expect(raw).toBeLessThanOrEqual(288);
+  expect(hourly).toBeGreaterThanOrEqual(167);
+  expect(hourly).toBeLessThanOrEqual(168);
   expect(report.compression.compressedChunks).toBeGreaterThan(0);
   expect(report.compression.saved).toBeGreaterThan(0.7);
   expect(report.backup.sha256).toMatch(/^[0-9a-f]{64}$/);
