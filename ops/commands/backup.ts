@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { backup, formatBytes, formatSeconds, withTarget, type BackupResult } from '../lib/index.js';
-import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions } from './context.js';
+import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions, withInterrupt } from './context.js';
 
 function formatBackup(r: BackupResult): string {
   const m = r.manifest;
@@ -25,21 +25,13 @@ export const backupCommand = withTargetOptions(new Command('backup'))
   .action(async (options: GlobalOptions) => {
     const settings = settingsFrom(options);
     // Ctrl-C or a service stop: the dump is stopped and everything this run wrote removed.
-    // `on`, not `once`: signal-exit (proper-lockfile) re-raises a signal nobody else listens to.
-    const controller = new AbortController();
-    const stop = () => controller.abort();
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    try {
+    await withInterrupt(async (signal) => {
       const result = await withTarget(
         settings.target,
         'backup',
-        (target) => backup({ target, dir: settings.backupDir, logger: loggerFor(options), signal: controller.signal }),
+        (target) => backup({ target, dir: settings.backupDir, logger: loggerFor(options), signal }),
         settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {},
       );
       output(options, result, formatBackup);
-    } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    }
+    });
   });

@@ -11,7 +11,7 @@ import {
   type RestoreReport,
   type RestoreSummary,
 } from '../lib/index.js';
-import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions } from './context.js';
+import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions, withInterrupt } from './context.js';
 import { formatCheck } from './verify.js';
 
 type RestoreFlags = GlobalOptions & { into?: string; yes?: boolean; force?: boolean; latestUnverified?: boolean; before?: string };
@@ -78,13 +78,7 @@ export const restoreCommand = withTargetOptions(new Command('restore'))
     const before = options.before !== undefined ? parseBefore(options.before) : undefined;
     const settings = settingsFrom(options);
     const logger = loggerFor(options);
-    const controller = new AbortController();
-    const stop = () => controller.abort();
-    // `on`, not `once`: execa's signal-exit re-raises a signal nobody else listens to any more,
-    // which would kill this process before the scratch copy is dropped.
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    try {
+    await withInterrupt(async (signal) => {
       const report = await restore({
         target: settings.target,
         backupDir: settings.backupDir,
@@ -93,12 +87,9 @@ export const restoreCommand = withTargetOptions(new Command('restore'))
         ...(options.force ? { force: true } : {}),
         confirm: options.yes ? async (summary) => (logger.info(formatSummary(summary)), true) : askOnTerminal,
         ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
-        signal: controller.signal,
+        signal,
         logger,
       });
       output(options, report, formatRestore);
-    } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    }
+    });
   });

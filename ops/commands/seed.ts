@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { seed, withTarget, type SeedSummary } from '../lib/index.js';
-import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions } from './context.js';
+import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions, withInterrupt } from './context.js';
 
 interface SeedFlags extends GlobalOptions {
   devices?: string;
@@ -33,13 +33,8 @@ export const seedCommand = withTargetOptions(new Command('seed'))
   .option('--json', 'print the summary as JSON')
   .action(async (options: SeedFlags) => {
     const settings = settingsFrom(options);
-    const abort = new AbortController();
     // Ctrl-C stops between batches: what was loaded stays consistent and a rerun finishes it.
-    // `on`, not `once`: signal-exit (under proper-lockfile/execa) re-raises a signal that only
-    // it still listens to, which would kill the process mid-batch.
-    const onSignal = () => abort.abort();
-    process.on('SIGINT', onSignal);
-    try {
+    await withInterrupt(async (signal) => {
       const summary = await withTarget(settings.target, 'seed', (target) =>
         seed(target.connection, {
           ...(num(options.devices) !== undefined ? { devices: num(options.devices)! } : {}),
@@ -49,13 +44,11 @@ export const seedCommand = withTargetOptions(new Command('seed'))
           ...(options.end !== undefined ? { end: options.end } : {}),
           ...(options.replace ? { replace: true } : {}),
           ...(process.env.AETHERLENS_ADMIN_PASSWORD ? { adminPassword: process.env.AETHERLENS_ADMIN_PASSWORD } : {}),
-          signal: abort.signal,
+          signal,
         }, loggerFor(options)));
       const { adminPassword, ...rest } = summary;
       output(options, rest, formatSeed);
       // Shown once, on the terminal only: it is stored nowhere but as a hash.
       if (adminPassword) process.stderr.write(`created user admin with password: ${adminPassword}\n(store it now; it is not shown again. Set AETHERLENS_ADMIN_PASSWORD to choose it yourself.)\n`);
-    } finally {
-      process.off('SIGINT', onSignal);
-    }
+    });
   });

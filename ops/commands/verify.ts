@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { drill, formatAge, formatBytes, formatSeconds, OpsError, type CheckResult, type DrillReport } from '../lib/index.js';
-import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions } from './context.js';
+import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions, withInterrupt } from './context.js';
 
 /** How many differences the text output lists; --json has them all. */
 const SHOWN_DIFFERENCES = 20;
@@ -34,25 +34,16 @@ export const verifyCommand = withTargetOptions(new Command('verify'))
     if (backupRef && options.latest) throw new OpsError('USAGE', 'name a backup or pass --latest, not both');
     const settings = settingsFrom(options);
     // Ctrl-C or a service stop: the restore is stopped and the scratch copy dropped.
-    const controller = new AbortController();
-    const stop = () => controller.abort();
-    // `on`, not `once`: execa's signal-exit re-raises a signal nobody else listens to any more,
-    // which would kill this process before the scratch copy is dropped.
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    try {
+    await withInterrupt(async (signal) => {
       const report = await drill({
         target: settings.target,
         backupDir: settings.backupDir,
         ...(backupRef ? { backup: backupRef } : {}),
         ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
-        signal: controller.signal,
+        signal,
         logger: loggerFor(options),
       });
       output(options, report, formatDrill);
       if (!report.ok) process.exitCode = 1;
-    } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    }
+    });
   });
