@@ -19,10 +19,13 @@ export function watchProgress(file: string, logger: Logger, what: string, timing
   const afterMs = timing.afterMs ?? PROGRESS_AFTER_MS;
   const started = Date.now();
   let shown = false;
+  let stopped = false;
   const timer = setInterval(() => {
     const elapsed = Date.now() - started;
     if (elapsed < afterMs) return;
     void stat(file).then((s) => {
+      // A stat still in flight when the run ended must not redraw over the cleared line.
+      if (stopped) return;
       shown = true;
       logger.progress(`${what}: ${formatBytes(s.size)} written, ${Math.round(elapsed / 1000)} s`);
     }, () => {});
@@ -30,6 +33,7 @@ export function watchProgress(file: string, logger: Logger, what: string, timing
   timer.unref();
   return {
     stop() {
+      stopped = true;
       clearInterval(timer);
       if (shown) logger.progress('');
     },
