@@ -70,7 +70,7 @@ export async function benchEmbedded(scale: BenchScale, tmpDir: string, logger: L
       baseline: '—',
       ratio: '—',
       verdict: 'info',
-      note: `${dataset} in ${seconds(seedSeconds)}, method ${summary.method} (pglite-socket cannot take COPY FROM STDIN), including the cost rows and the refresh of ${summary.refreshedAggregates.length} continuous aggregates`,
+      note: `${dataset} in ${seconds(seedSeconds)}, method ${summary.method} (the embedded wire server takes no COPY FROM STDIN), including the cost rows and the refresh of ${summary.refreshedAggregates.length} continuous aggregates`,
     });
 
     const compression = await compressByPolicy(engine.info, ['metrics', 'cost_calculations'], logger);

@@ -94,6 +94,8 @@ export async function benchNative(scale: BenchScale, tmpDir: string, logger: Log
       await rm(file, { force: true });
     }
 
+    // A settled server: the load's WAL written out before the clocks start, not during the runs.
+    await withClient(cluster.info, (c) => c.query('CHECKPOINT'));
     const postmaster = await postmasterPid(cluster.dataDir);
     const idle = await sampleServer(postmaster);
     const sampler = startSampling(postmaster);
