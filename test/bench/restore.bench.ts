@@ -25,12 +25,9 @@ import { withClient } from '../../ops/lib/pg.js';
 import { run } from '../../ops/lib/run.js';
 import { PG_BIN, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
 
-export interface BenchRow {
-  figure: string;
-  ours: number | string;
-  baseline: number | string | null;
-  ratio: number | null;
-}
+// The row shape both benches return to the runner: one definition, in the backup bench.
+export type { BenchRow } from './backup.bench.js';
+import type { BenchRow } from './backup.bench.js';
 
 /**
  * What benchRestore reads from the runner's context (test/bench/context.ts): with `connection`
