@@ -67,7 +67,7 @@ CREATE INDEX idx_plugins_enabled_last_run ON plugins (last_run_at NULLS FIRST) W
 -- metrics (hypertable: each index is created on every chunk) ----------------------------------
 
 -- Site-wide views over a time range, all devices:
--- SELECT time_bucket('5 minutes', time), sum(power_w) FROM metrics WHERE time > now() - interval '1 hour' GROUP BY 1
+-- SELECT time_bucket('5 minutes', time), sum(power_deciwatts) FROM metrics WHERE time > now() - interval '1 hour' GROUP BY 1
 CREATE INDEX idx_metrics_time ON metrics (time DESC);
 -- Fault history, tiny because faults are rare: SELECT ... WHERE state = 'fault' AND device_id = $1 ORDER BY time DESC
 CREATE INDEX idx_metrics_device_faults ON metrics (device_id, time DESC) WHERE state = 'fault';

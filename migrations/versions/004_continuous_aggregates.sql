@@ -28,26 +28,30 @@
 -- views are refreshed from the hourly ones; when an hourly bucket changes after its day was
 -- materialized, TimescaleDB records the change and the next daily run (window 7 days) redoes it.
 
+-- metrics stores integer meter units (002); the aggregates are in W, Wh, V, A and Hz for the
+-- dashboards. Energy is also kept as the exact integer sum, which the daily view adds up, so a
+-- day's energy is exactly the sum of its readings.
 CREATE MATERIALIZED VIEW IF NOT EXISTS metrics_hourly
 WITH (timescaledb.continuous, timescaledb.materialized_only = false, timescaledb.create_group_indexes = false) AS
 SELECT time_bucket(INTERVAL '1 hour', time) AS bucket,
        device_id,
-       count(*)            AS readings,
-       avg(power_w)        AS avg_power_w,
-       min(power_w)        AS min_power_w,
-       max(power_w)        AS max_power_w,
-       sum(energy_wh)      AS energy_wh,
-       count(voltage_v)    AS voltage_readings,
-       avg(voltage_v)      AS avg_voltage_v,
-       min(voltage_v)      AS min_voltage_v,
-       max(voltage_v)      AS max_voltage_v,
-       avg(current_a)      AS avg_current_a,
-       max(current_a)      AS max_current_a,
-       count(power_factor) AS power_factor_readings,
-       avg(power_factor)   AS avg_power_factor,
-       count(frequency_hz) AS frequency_readings,
-       avg(frequency_hz)   AS avg_frequency_hz,
-       max(temperature_c)  AS max_temperature_c
+       count(*)                                                AS readings,
+       avg(power_deciwatts)::double precision / 10             AS avg_power_w,
+       min(power_deciwatts)::double precision / 10             AS min_power_w,
+       max(power_deciwatts)::double precision / 10             AS max_power_w,
+       sum(energy_milliwatt_hours)::bigint                     AS energy_milliwatt_hours,
+       sum(energy_milliwatt_hours)::double precision / 1000    AS energy_wh,
+       count(voltage_decivolts)                                AS voltage_readings,
+       avg(voltage_decivolts)::double precision / 10           AS avg_voltage_v,
+       min(voltage_decivolts)::double precision / 10           AS min_voltage_v,
+       max(voltage_decivolts)::double precision / 10           AS max_voltage_v,
+       avg(current_milliamps)::double precision / 1000         AS avg_current_a,
+       max(current_milliamps)::double precision / 1000         AS max_current_a,
+       count(power_factor_percent)                             AS power_factor_readings,
+       avg(power_factor_percent)::double precision / 100       AS avg_power_factor,
+       count(frequency_centihertz)                             AS frequency_readings,
+       avg(frequency_centihertz)::double precision / 100       AS avg_frequency_hz,
+       max(temperature_decicelsius)::double precision / 10     AS max_temperature_c
 FROM metrics
 GROUP BY bucket, device_id
 WITH NO DATA;
@@ -62,7 +66,8 @@ SELECT time_bucket(INTERVAL '1 day', bucket) AS bucket,
        sum(avg_power_w * readings) / sum(readings)             AS avg_power_w,
        min(min_power_w)                                        AS min_power_w,
        max(max_power_w)                                        AS max_power_w,
-       sum(energy_wh)                                          AS energy_wh,
+       sum(energy_milliwatt_hours)::bigint                     AS energy_milliwatt_hours,
+       sum(energy_milliwatt_hours)::double precision / 1000    AS energy_wh,
        sum(voltage_readings)::bigint                           AS voltage_readings,
        sum(avg_voltage_v * voltage_readings) / nullif(sum(voltage_readings), 0)                AS avg_voltage_v,
        min(min_voltage_v)                                      AS min_voltage_v,

@@ -14,6 +14,7 @@ function formatInventory(inv: Inventory): string {
     t('hypertables (7 days)', inv.hypertables, intervals ? `  (${intervals})` : ''),
     t('indexes (valid)', inv.indexes, inv.indexes.invalid.length ? `  INVALID: ${inv.indexes.invalid.join(', ')}` : ''),
     t('continuous aggregates', inv.continuousAggregates),
+    t('views', inv.views),
     t('policies', inv.policies),
     inv.ok ? 'everything the migrations promise is present' : 'some promised objects are missing (see above)',
   ].join('\n');

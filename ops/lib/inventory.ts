@@ -24,6 +24,8 @@ export interface Inventory {
   hypertables: Tally & { chunkIntervals: Record<string, string>; compressionEnabled: Record<string, boolean> };
   indexes: Tally & { valid: number; invalid: string[]; totalOnTables: number };
   continuousAggregates: Tally;
+  /** Plain views (metrics_si). */
+  views: Tally;
   policies: Tally & { jobs: { id: number; proc: string; relation: string; schedule: string; config: unknown }[] };
   ok: boolean;
 }
@@ -39,7 +41,7 @@ const interval = (seconds: number) => (seconds % 86400 === 0 ? `${seconds / 8640
 /**
  * What exists in the database against what the migration files promise (read from their parse
  * trees, so the two cannot drift apart): tables, hypertables and their chunk interval, indexes
- * and their validity, continuous aggregates, and policy jobs.
+ * and their validity, continuous aggregates, views, and policy jobs.
  */
 export async function inventory(options: { connection: ConnectionInfo; migrationsDir?: string }): Promise<Inventory> {
   const files = await loadMigrations(options.migrationsDir);
@@ -63,6 +65,7 @@ export async function inventory(options: { connection: ConnectionInfo; migration
       `SELECT i.relname AS name, x.indisvalid AND x.indisready AS valid
          FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace n ON n.oid = i.relnamespace
         WHERE n.nspname = 'public' OR i.relname = ANY($1::text[])`, [promised.indexes])).rows;
+    const views = (await client.query<{ v: string }>(`SELECT viewname AS v FROM pg_views WHERE schemaname = 'public'`)).rows.map((r) => r.v);
     const caggs = ts.installedVersion
       ? (await client.query<{ v: string }>(`SELECT view_name AS v FROM timescaledb_information.continuous_aggregates WHERE view_schema = 'public'`)).rows.map((r) => r.v)
       : [];
@@ -92,11 +95,12 @@ export async function inventory(options: { connection: ConnectionInfo; migration
         compressionEnabled: Object.fromEntries(hyper.map((h) => [h.name, h.compressed])),
       },
       indexes: { ...indexTally, valid: indexTally.present.length, invalid, totalOnTables: indexRows.length, ok: indexTally.ok && invalid.length === 0 },
-      continuousAggregates: tally(promised.views, caggs),
+      continuousAggregates: tally(promised.continuousAggregates, caggs),
+      views: tally(promised.views, views),
       policies: { ...policyTally, jobs },
       ok: false,
     };
-    result.ok = [result.tables, result.hypertables, result.indexes, result.continuousAggregates, result.policies].every((t) => t.ok);
+    result.ok = [result.tables, result.hypertables, result.indexes, result.continuousAggregates, result.views, result.policies].every((t) => t.ok);
     return result;
   });
 }

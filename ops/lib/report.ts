@@ -30,7 +30,7 @@ async function timed(client: pg.Client, name: string, sql: string, params: unkno
 export async function sampleQueries(client: pg.Client, deviceId: string): Promise<TimedQuery[]> {
   return [
     await timed(client, `last 24 h of ${deviceId} (raw metrics)`,
-      `SELECT time, power_w, energy_wh FROM metrics WHERE device_id = $1 AND time > now() - INTERVAL '24 hours' ORDER BY time DESC`, [deviceId]),
+      `SELECT time, power_w, energy_wh FROM metrics_si WHERE device_id = $1 AND time > now() - INTERVAL '24 hours' ORDER BY time DESC`, [deviceId]),
     await timed(client, `7 days hourly of ${deviceId} (metrics_hourly)`,
       `SELECT bucket, avg_power_w, energy_wh FROM metrics_hourly WHERE device_id = $1 AND bucket > now() - INTERVAL '7 days' ORDER BY bucket`, [deviceId]),
   ];

@@ -17,7 +17,7 @@ import { seed, type ConnectionInfo, type Logger, type SeedSummary } from '../../
 import { withClient } from '../../ops/lib/pg.js';
 import type { DatasetSize } from './scale.js';
 
-export const COLUMNS = 'time, device_id, power_w, energy_wh, voltage_v, current_a, power_factor, frequency_hz, temperature_c, state';
+export const COLUMNS = 'time, device_id, power_deciwatts, energy_milliwatt_hours, voltage_decivolts, current_milliamps, power_factor_percent, frequency_centihertz, temperature_decicelsius, state';
 /** Every run generates the same readings. */
 export const BENCH_SEED = 20240601;
 

@@ -2,7 +2,8 @@
  * The four questions the AetherLens API asks, each as the raw-data query (every edition) and,
  * where the community edition has continuous aggregates, as the aggregate query. Both forms of a
  * question return the same buckets: windows start on a bucket boundary (UTC), and the bench checks
- * the row counts agree.
+ * the row counts agree. Raw rows are read in SI units through metrics_si; aggregates over raw rows
+ * add up the integer meter units and convert once, as the continuous aggregates do.
  */
 
 export interface BenchQuery {
@@ -29,7 +30,7 @@ export const QUERIES: readonly BenchQuery[] = [
     title: 'last 24 h of one device',
     perDevice: true,
     raw: `SELECT time, power_w, energy_wh, voltage_v, current_a, power_factor, frequency_hz, temperature_c, state
-            FROM metrics
+            FROM metrics_si
            WHERE device_id = $1 AND time > now() - interval '24 hours'
            ORDER BY time DESC`,
     specMs: 50,
@@ -39,8 +40,8 @@ export const QUERIES: readonly BenchQuery[] = [
     key: 'week',
     title: '7 days hourly of one device',
     perDevice: true,
-    raw: `SELECT time_bucket('1 hour', time) AS bucket, avg(power_w) AS avg_power_w, max(power_w) AS max_power_w,
-                 sum(energy_wh) AS energy_wh
+    raw: `SELECT time_bucket('1 hour', time) AS bucket, avg(power_deciwatts)::float8 / 10 AS avg_power_w,
+                 max(power_deciwatts)::float8 / 10 AS max_power_w, sum(energy_milliwatt_hours)::float8 / 1000 AS energy_wh
             FROM metrics
            WHERE device_id = $1 AND time >= time_bucket('1 hour', now()) - interval '7 days'
            GROUP BY bucket ORDER BY bucket`,
@@ -55,8 +56,8 @@ export const QUERIES: readonly BenchQuery[] = [
     key: 'month-daily',
     title: '30 days daily, all devices',
     perDevice: false,
-    raw: `SELECT time_bucket('1 day', time) AS bucket, device_id, avg(power_w) AS avg_power_w,
-                 max(power_w) AS max_power_w, sum(energy_wh) AS energy_wh
+    raw: `SELECT time_bucket('1 day', time) AS bucket, device_id, avg(power_deciwatts)::float8 / 10 AS avg_power_w,
+                 max(power_deciwatts)::float8 / 10 AS max_power_w, sum(energy_milliwatt_hours)::float8 / 1000 AS energy_wh
             FROM metrics
            WHERE time >= time_bucket('1 day', now()) - interval '30 days'
            GROUP BY bucket, device_id ORDER BY bucket, device_id`,

@@ -54,13 +54,13 @@ async function buildDataset(info: ConnectionInfo, rows: number, log: (l: string)
   const started = performance.now();
   await withClient(info, async (client) => {
     await client.query(`
-      INSERT INTO metrics (time, device_id, power_w, energy_wh, voltage_v, current_a, power_factor, frequency_hz, temperature_c, state)
-      SELECT t, d.device_id, p.w, p.w / 60, 228 + random() * 4, p.w / 230, 0.9 + random() * 0.1, 49.98 + random() * 0.04, 15 + random() * 15,
+      INSERT INTO metrics (time, device_id, power_deciwatts, energy_milliwatt_hours, voltage_decivolts, current_milliamps, power_factor_percent, frequency_centihertz, temperature_decicelsius, state)
+      SELECT t, d.device_id, p.dw, p.dw * 100 / 60, 2280 + (random() * 40)::int, p.dw * 100 / 230, 90 + (random() * 10)::int, 4998 + (random() * 4)::int, 150 + (random() * 150)::int,
              (ARRAY['on', 'standby', 'idle'])[1 + (extract(minute FROM t)::int % 3)]
         FROM (SELECT device_id FROM devices ORDER BY device_id LIMIT 50) d
        CROSS JOIN generate_series(date_trunc('minute', now()) - interval '2 days' - $1 * interval '1 minute',
                                   date_trunc('minute', now()) - interval '2 days' - interval '1 minute', interval '1 minute') t
-       CROSS JOIN LATERAL (SELECT round((random() * 800 + extract(hour FROM t))::numeric, 1)::float8 AS w) p`, [minutes]);
+       CROSS JOIN LATERAL (SELECT round((random() * 800 + extract(hour FROM t)) * 10)::int AS dw) p`, [minutes]);
     await client.query('VACUUM ANALYZE metrics');
   });
   log(`generated ${(minutes * 50).toLocaleString('en-US')} metrics rows in ${((performance.now() - started) / 1000).toFixed(0)} s`);

@@ -56,6 +56,7 @@ describe('the embedded target: migrate, serve, persistence, faults', () => {
     expect(report.indexes).toMatchObject({ valid: 31, invalid: [] });
     expect(report.indexes.expected).toHaveLength(31);
     expect(report.continuousAggregates.present.sort()).toEqual(['cost_daily', 'cost_hourly', 'metrics_daily', 'metrics_hourly']);
+    expect(report.views).toMatchObject({ present: ['metrics_si'], ok: true });
     const procs = report.policies.jobs.map((j: { proc: string; relation: string }) => `${j.proc}:${j.relation}`).sort();
     expect(procs).toEqual([
       'policy_compression:cost_calculations',
@@ -91,7 +92,7 @@ describe('the embedded target: migrate, serve, persistence, faults', () => {
       await client.connect();
       await client.query(`INSERT INTO devices (device_id, name, device_type) VALUES ('probe-1', 'Probe', 'smart_plug')`);
       const device = { id: 'probe-1' };
-      await client.query(`INSERT INTO metrics (time, device_id, power_w) SELECT t, $1, 100 + (extract(epoch FROM t)::bigint % 7) FROM generate_series(now() - interval '40 days', now() - interval '1 hour', interval '10 minutes') t`, [device.id]);
+      await client.query(`INSERT INTO metrics (time, device_id, power_deciwatts) SELECT t, $1, 1000 + (extract(epoch FROM t)::bigint % 70) FROM generate_series(now() - interval '40 days', now() - interval '1 hour', interval '10 minutes') t`, [device.id]);
       await client.end();
       const jobs = await runCli(['jobs', 'run', '--json'], { DATABASE_URL: url(port) });
       expect(jobs.exitCode).toBe(0);

@@ -38,6 +38,7 @@ describe.skipIf(unavailable)('the real migrations on the Apache edition (Debian\
     expect(report.indexes.invalid).toEqual([]);
     expect(report.indexes.missing.every((name: string) => /^idx_(metrics|cost)_(hourly|daily)_/.test(name))).toBe(true);
     expect(report.continuousAggregates.present).toEqual([]);
+    expect(report.views).toMatchObject({ present: ['metrics_si'], ok: true });
     const text = await runCli(['inventory'], { DATABASE_URL: cluster.url });
     expect(text.stdout.split('\n')[0]).toMatch(/^PostgreSQL 15\.\d+, TimescaleDB 2\.19\.3 \(apache edition\), migration head 3$/);
   });

@@ -43,8 +43,8 @@ describe.skipIf(!canMountTmpfs())('the disk filling during an embedded restore',
     before = await withEmbedded(source, async (t) => {
       await migrate({ connection: t.connection, to: 3 });
       await t.engine!.db.exec(`INSERT INTO devices (device_id, name, device_type) VALUES ('meter-01', 'Meter', 'energy_monitor');
-        INSERT INTO metrics (time, device_id, power_w, energy_wh, voltage_v, state)
-        SELECT t, 'meter-01', 100 + (extract(epoch FROM t)::bigint % 700), 1, 230, 'on'
+        INSERT INTO metrics (time, device_id, power_deciwatts, energy_milliwatt_hours, voltage_decivolts, state)
+        SELECT t, 'meter-01', 1000 + (extract(epoch FROM t)::bigint % 7000), 1000, 2300, 'on'
           FROM generate_series(now() - interval '90 days', now(), interval '1 minute') t`);
       return takeFingerprint(pgliteSqlClient(t.engine!.db));
     });

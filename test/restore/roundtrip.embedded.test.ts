@@ -94,8 +94,8 @@ describe('restore round trip on the embedded target', () => {
       expect((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM timescaledb_information.chunks WHERE is_compressed`)).rows[0]!.n).toBeGreaterThan(0);
       // The restored database works: the aggregates answer and new readings go in.
       expect((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM metrics_hourly`)).rows[0]!.n).toBeGreaterThan(0);
-      await db.exec(`INSERT INTO metrics (time, device_id, power_w) SELECT now(), device_id, 1 FROM devices LIMIT 1`);
-      await db.exec(`DELETE FROM metrics WHERE time > now() - interval '1 minute' AND power_w = 1`);
+      await db.exec(`INSERT INTO metrics (time, device_id, power_deciwatts) SELECT now(), device_id, 1 FROM devices LIMIT 1`);
+      await db.exec(`DELETE FROM metrics WHERE time > now() - interval '1 minute' AND power_deciwatts = 1`);
     });
 
     for (const step of report.swap.rollback) execSync(step);

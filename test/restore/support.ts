@@ -47,8 +47,8 @@ export async function seededServerDatabase(info: ConnectionInfo, options: { days
 /** Bulk 10-second readings before the seeded window, so a restore takes a few seconds. */
 export async function addReadings(info: ConnectionInfo, rows: number): Promise<void> {
   await withClient(info, (c) => c.query(`
-    INSERT INTO metrics (time, device_id, power_w, energy_wh, voltage_v, current_a, power_factor, frequency_hz, temperature_c, state)
-    SELECT t, d.device_id, (random() * 500)::numeric(8,1)::float8, 1, 230, 1, 0.95, 50, 21, 'on'
+    INSERT INTO metrics (time, device_id, power_deciwatts, energy_milliwatt_hours, voltage_decivolts, current_milliamps, power_factor_percent, frequency_centihertz, temperature_decicelsius, state)
+    SELECT t, d.device_id, (random() * 5000)::int, 1000, 2300, 1000, 95, 5000, 210, 'on'
       FROM (SELECT device_id FROM devices ORDER BY device_id) d
      CROSS JOIN generate_series(now() - interval '30 days' - ($1::int / 3) * interval '10 seconds', now() - interval '30 days', interval '10 seconds') t`, [rows]));
 }

@@ -39,7 +39,7 @@ describe.skipIf(unavailable !== undefined)('schema on the Apache edition (Postgr
   });
 
   it('has the tables, both hypertables with 7-day chunks, and the 25 indexes of 001-003, all valid', async () => {
-    const tables = await rows<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
+    const tables = await rows<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`);
     expect(tables.map((r) => r.t)).toEqual(['alerts', 'api_tokens', 'cost_calculations', 'devices', 'metrics', 'plugins', 'rate_schedules', 'users']);
     expect(await rows(`SELECT hypertable_name AS h, time_interval::text AS i FROM timescaledb_information.dimensions ORDER BY 1`)).toEqual([
       { h: 'cost_calculations', i: '7 days' },
@@ -62,8 +62,8 @@ describe.skipIf(unavailable !== undefined)('schema on the Apache edition (Postgr
   it('lets a member of aetherlens_backup pg_dump the whole database, chunks and TimescaleDB catalog included', async () => {
     await client.query(`
       INSERT INTO devices (device_id, name, device_type) VALUES ('dump-plug', 'Dump test', 'smart_plug');
-      INSERT INTO metrics (time, device_id, power_w, energy_wh)
-        SELECT ts, 'dump-plug', 50, 50.0 / 12 FROM generate_series(now() - interval '30 days', now(), interval '5 minutes') AS ts;
+      INSERT INTO metrics (time, device_id, power_deciwatts, energy_milliwatt_hours)
+        SELECT ts, 'dump-plug', 500, 4167 FROM generate_series(now() - interval '30 days', now(), interval '5 minutes') AS ts;
       CREATE ROLE backup_login LOGIN PASSWORD 'backup-test-password' IN ROLE aetherlens_backup;`);
     expect(await rows(`SELECT count(*)::int AS n FROM timescaledb_information.chunks`)).not.toEqual([{ n: 0 }]);
     const dir = await mkdtemp(join(tmpdir(), 'aetherlens-dump-'));

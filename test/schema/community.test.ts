@@ -171,12 +171,35 @@ describe('integrity rules', () => {
 
   it('rejects readings that no meter can produce', async () => {
     await t.client.query(`INSERT INTO devices (device_id, name, device_type) VALUES ('meter-dev', 'Meter test', 'smart_plug')`);
-    const reading = (cols: string) => sqlState(t.client, `INSERT INTO metrics (time, device_id, power_w, ${cols.split('=')[0]}) VALUES (now(), 'meter-dev', 10, ${cols.split('=')[1]})`);
-    expect(await reading('voltage_v=121.3')).toBe('ok');
-    expect(await reading('power_factor=1.5')).toBe('23514');
-    expect(await reading('frequency_hz=0')).toBe('23514');
+    const reading = (cols: string) => sqlState(t.client, `INSERT INTO metrics (time, device_id, power_deciwatts, ${cols.split('=')[0]}) VALUES (now(), 'meter-dev', 100, ${cols.split('=')[1]})`);
+    expect(await reading('voltage_decivolts=1213')).toBe('ok');
+    expect(await reading('power_factor_percent=150')).toBe('23514');
+    expect(await reading('frequency_centihertz=0')).toBe('23514');
     expect(await reading('state=\'exploded\'')).toBe('23514');
-    expect(await sqlState(t.client, `INSERT INTO metrics (time, device_id, power_w) VALUES (now(), 'no-such-device', 1)`)).toBe('23503');
+    expect(await sqlState(t.client, `INSERT INTO metrics (time, device_id, power_deciwatts) VALUES (now(), 'no-such-device', 10)`)).toBe('23503');
+  });
+
+  it('store meter units and show them in SI units through metrics_si, exactly as typed', async () => {
+    await t.client.query(`INSERT INTO devices (device_id, name, device_type) VALUES ('si-dev', 'SI test', 'smart_plug')`);
+    await t.client.query(`INSERT INTO metrics (time, device_id, power_deciwatts, energy_milliwatt_hours, voltage_decivolts, current_milliamps, power_factor_percent, frequency_centihertz, temperature_decicelsius, state)
+                          VALUES ('2024-06-01 12:00Z', 'si-dev', 2301, 38350, 1213, 1897, 97, 5998, -15, 'on')`);
+    expect(await rows(`SELECT power_w, energy_wh, voltage_v, current_a, power_factor, frequency_hz, temperature_c, state FROM metrics_si WHERE device_id = 'si-dev'`)).toEqual([
+      { power_w: 230.1, energy_wh: 38.35, voltage_v: 121.3, current_a: 1.897, power_factor: 0.97, frequency_hz: 59.98, temperature_c: -1.5, state: 'on' },
+    ]);
+    // A plain view: the device and time filters still reach the hypertable's unique index (the
+    // planner would rightly scan a one-row chunk, so sequential scans are ruled out to show it).
+    await t.client.query('SET enable_seqscan = off');
+    const plan = await rows<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT * FROM metrics_si WHERE device_id = 'si-dev' AND time > '2024-06-01'`);
+    await t.client.query('RESET enable_seqscan');
+    expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/idx_metrics_device_time|_hyper_\d+_\d+_chunk_idx_metrics_device_time/);
+    await t.client.query(`DELETE FROM metrics WHERE device_id = 'si-dev'; DELETE FROM devices WHERE device_id = 'si-dev'`);
+  });
+
+  it('make metrics_si read-only for every role', async () => {
+    const writers = await rows(
+      `SELECT rolname FROM pg_roles WHERE rolname LIKE 'aetherlens\\_%' AND (has_table_privilege(rolname, 'metrics_si', 'INSERT, UPDATE, DELETE, TRUNCATE') OR NOT has_table_privilege(rolname, 'metrics_si', 'SELECT'))`,
+    );
+    expect(writers).toEqual([]);
   });
 });
 

@@ -38,7 +38,7 @@ async function materialized(view: string): Promise<string> {
 }
 
 const checksum = () =>
-  one(`SELECT count(*)::int AS n, sum(power_w) AS power, sum(energy_wh) AS energy, min(time) AS first, max(time) AS last,
+  one(`SELECT count(*)::int AS n, sum(power_deciwatts) AS power, sum(energy_milliwatt_hours) AS energy, min(time) AS first, max(time) AS last,
               sum(extract(epoch FROM time))::bigint AS times FROM metrics`);
 
 beforeAll(async () => {
@@ -51,10 +51,10 @@ beforeAll(async () => {
       VALUES ('flat', 'flat', '{"default_period": "flat", "prices_per_kwh": {"flat": 0.3}}', '2020-01-01');
     INSERT INTO devices (device_id, name, device_type, rate_schedule_id)
       SELECT id, id, 'smart_plug', (SELECT rate_schedule_id FROM rate_schedules) FROM unnest(ARRAY['plug-a', 'plug-b']) AS id;
-    INSERT INTO metrics (time, device_id, power_w, energy_wh, voltage_v, state)
-      SELECT ts, d.id, d.w, d.w / 6, 120.0, 'on'
+    INSERT INTO metrics (time, device_id, power_deciwatts, energy_milliwatt_hours, voltage_decivolts, state)
+      SELECT ts, d.id, d.w * 10, d.w * 1000 / 6, 1200, 'on'
       FROM generate_series(date_trunc('hour', now()) - interval '100 days', date_trunc('hour', now()) - interval '10 minutes', interval '10 minutes') AS ts,
-           (VALUES ('plug-a', 120.0::float8), ('plug-b', 60.0)) AS d(id, w);
+           (VALUES ('plug-a', 120), ('plug-b', 60)) AS d(id, w);
     INSERT INTO cost_calculations (time, period_end, device_id, rate_schedule_id, energy_kwh, cost, rate_period)
       SELECT ts, ts + interval '1 hour', d.id, (SELECT rate_schedule_id FROM rate_schedules), d.kwh, d.kwh * 0.3, 'flat'
       FROM generate_series(date_trunc('hour', now()) - interval '100 days', date_trunc('hour', now()) - interval '1 hour', interval '1 hour') AS ts,
@@ -75,7 +75,7 @@ describe('refresh policies', () => {
               bool_and(bucket >= now() - interval '3 days' - interval '1 hour' AND bucket + interval '1 hour' <= now() - interval '1 hour') AS inside_window,
               count(*) FILTER (WHERE h.energy_wh IS DISTINCT FROM r.energy OR h.readings <> r.n)::int AS wrong
        FROM ${table} h
-       JOIN LATERAL (SELECT sum(energy_wh) AS energy, count(*) AS n FROM metrics m
+       JOIN LATERAL (SELECT sum(energy_milliwatt_hours)::float8 / 1000 AS energy, count(*) AS n FROM metrics m
                      WHERE m.device_id = h.device_id AND m.time >= h.bucket AND m.time < h.bucket + interval '1 hour') r ON true`,
     );
     expect(got).toMatchObject({ inside_window: true, wrong: 0 });
@@ -125,7 +125,7 @@ describe('compression policy', () => {
     expect(chunks.every((c) => c.compressed === c.old)).toBe(true);
     expect(await checksum()).toEqual(before);
     // Typical reads still work through the compressed chunks.
-    expect(await one(`SELECT count(*)::int AS n, sum(energy_wh) AS e FROM metrics WHERE device_id = 'plug-b' AND time >= now() - interval '60 days' AND time < now() - interval '30 days'`)).toEqual({ n: 30 * 144, e: 30 * 144 * 10 });
+    expect(await one(`SELECT count(*)::int AS n, sum(energy_milliwatt_hours)::int AS e FROM metrics WHERE device_id = 'plug-b' AND time >= now() - interval '60 days' AND time < now() - interval '30 days'`)).toEqual({ n: 30 * 144, e: 30 * 144 * 10_000 });
     const stats = await one<{ chunks: string; before: string; after: string }>(
       `SELECT number_compressed_chunks AS chunks, before_compression_total_bytes AS before, after_compression_total_bytes AS after FROM hypertable_compression_stats('metrics')`,
     );
@@ -154,7 +154,7 @@ describe('retention policy', () => {
     expect(aggregatesBefore.n).toBeGreaterThan(2 * 24 * 8);
     expect(await one(`SELECT count(*)::int AS n FROM metrics WHERE time < now() - interval '97 days'`)).not.toEqual({ n: 0 });
     const cutoff = new Date(Date.now() - 90 * 86_400_000 + 60_000);
-    const recent = `SELECT count(*)::int AS n, sum(energy_wh) AS e FROM metrics WHERE time >= $1`;
+    const recent = `SELECT count(*)::int AS n, sum(energy_milliwatt_hours)::text AS e FROM metrics WHERE time >= $1`;
     const recentBefore = await one(recent, [cutoff]);
 
     await runJob('policy_retention', 'metrics');

@@ -7,10 +7,9 @@ import type pg from 'pg';
  */
 export async function seedChecksums(client: pg.Client): Promise<{ metrics: string; cost: string; hourly: string }> {
   const metrics = await client.query<{ c: string }>(`
-    SELECT concat_ws(' ', count(*), sum(round(power_w * 10))::bigint, sum(round(energy_wh * 1000))::bigint,
-                     sum(round(voltage_v * 10))::bigint, sum(round(current_a * 1000))::bigint,
-                     sum(round(power_factor * 100))::bigint, sum(round(frequency_hz * 100))::bigint,
-                     sum(round(temperature_c * 10))::bigint,
+    SELECT concat_ws(' ', count(*), sum(power_deciwatts), sum(energy_milliwatt_hours), sum(voltage_decivolts),
+                     sum(current_milliamps), sum(power_factor_percent), sum(frequency_centihertz),
+                     sum(temperature_decicelsius),
                      md5(string_agg(device_id || ':' || extract(epoch FROM time)::bigint || ':' || state, ',' ORDER BY device_id, time))) AS c
     FROM metrics`);
   const cost = await client.query<{ c: string }>(`
@@ -19,7 +18,7 @@ export async function seedChecksums(client: pg.Client): Promise<{ metrics: strin
     FROM cost_calculations`);
   const hasAggregates = (await client.query<{ ok: boolean }>(`SELECT to_regclass('public.metrics_hourly') IS NOT NULL AS ok`)).rows[0]!.ok;
   const hourly = hasAggregates
-    ? (await client.query<{ c: string }>(`SELECT concat_ws(' ', count(*), sum(round(energy_wh * 1000))::bigint) AS c FROM metrics_hourly`)).rows[0]!.c
+    ? (await client.query<{ c: string }>(`SELECT concat_ws(' ', count(*), sum(energy_milliwatt_hours)) AS c FROM metrics_hourly`)).rows[0]!.c
     : 'none';
   return { metrics: metrics.rows[0]!.c, cost: cost.rows[0]!.c, hourly };
 }

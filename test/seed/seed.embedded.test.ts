@@ -80,12 +80,12 @@ describe('seed on the embedded engine', () => {
   });
 
   it('keeps the seeded history visible after the hourly refresh policy has run (the backfill is materialized)', async () => {
-    const raw = await one(`SELECT sum(energy_wh)::numeric(20, 3)::text AS e FROM metrics`);
-    expect(await one(`SELECT sum(energy_wh)::numeric(20, 3)::text AS e FROM metrics_hourly`)).toEqual(raw);
+    const raw = await one(`SELECT sum(energy_milliwatt_hours)::text AS e FROM metrics`);
+    expect(await one(`SELECT sum(energy_milliwatt_hours)::text AS e FROM metrics_hourly`)).toEqual(raw);
     const job = await one<{ id: number }>(`SELECT job_id AS id FROM timescaledb_information.jobs WHERE proc_name = 'policy_refresh_continuous_aggregate' AND hypertable_name = 'metrics_hourly'`);
     await t.client.query('CALL run_job($1)', [job.id]);
-    expect(await one(`SELECT sum(energy_wh)::numeric(20, 3)::text AS e FROM metrics_hourly`)).toEqual(raw);
-    expect(await one(`SELECT sum(energy_wh)::numeric(20, 3)::text AS e FROM metrics_daily`)).toEqual(raw);
+    expect(await one(`SELECT sum(energy_milliwatt_hours)::text AS e FROM metrics_hourly`)).toEqual(raw);
+    expect(await one(`SELECT sum(energy_milliwatt_hours)::text AS e FROM metrics_daily`)).toEqual(raw);
   });
 
   it('stops cleanly between batches, and the next run finishes the job exactly', async () => {

@@ -14,7 +14,9 @@ export interface Expectations {
   /** Tables turned into hypertables by create_hypertable('name', ...). */
   hypertables: string[];
   indexes: string[];
-  /** Materialized views (continuous aggregates) and views. */
+  /** Continuous aggregates (CREATE MATERIALIZED VIEW). */
+  continuousAggregates: string[];
+  /** Plain views (CREATE VIEW). */
   views: string[];
   /** [policy procedure, relation] pairs, from add_*_policy('relation', ...) calls. */
   policies: [string, string][];
@@ -39,13 +41,13 @@ const bare = (name: string) => name.replace(/^public\./, '');
 
 /** Reads the objects a migration file creates from its statements' parse trees. */
 export async function expectationsOf(sql: string): Promise<Expectations> {
-  const e: Expectations = { tables: [], hypertables: [], indexes: [], views: [], policies: [] };
+  const e: Expectations = { tables: [], hypertables: [], indexes: [], continuousAggregates: [], views: [], policies: [] };
   for (const { node } of await splitStatements(sql)) {
     walk(node, (key, value) => {
       const rel = (v: unknown) => (v as { relname?: string } | undefined)?.relname;
       if (key === 'CreateStmt' && rel(value.relation)) e.tables.push(rel(value.relation)!);
       if (key === 'ViewStmt' && rel(value.view)) e.views.push(rel(value.view)!);
-      if (key === 'CreateTableAsStmt' && rel((value.into as { rel?: unknown })?.rel)) e.views.push(rel((value.into as { rel?: unknown }).rel)!);
+      if (key === 'CreateTableAsStmt' && rel((value.into as { rel?: unknown })?.rel)) e.continuousAggregates.push(rel((value.into as { rel?: unknown }).rel)!);
       if (key === 'IndexStmt' && typeof value.idxname === 'string') e.indexes.push(value.idxname);
       if (key === 'FuncCall') {
         const name = (value.funcname as { String?: { sval?: string } }[] | undefined)?.at(-1)?.String?.sval ?? '';
@@ -61,12 +63,13 @@ export async function expectationsOf(sql: string): Promise<Expectations> {
 
 /** The union of what a list of migration files promises. */
 export async function expectationsOfAll(sqls: readonly string[]): Promise<Expectations> {
-  const all: Expectations = { tables: [], hypertables: [], indexes: [], views: [], policies: [] };
+  const all: Expectations = { tables: [], hypertables: [], indexes: [], continuousAggregates: [], views: [], policies: [] };
   for (const sql of sqls) {
     const e = await expectationsOf(sql);
     all.tables.push(...e.tables);
     all.hypertables.push(...e.hypertables);
     all.indexes.push(...e.indexes);
+    all.continuousAggregates.push(...e.continuousAggregates);
     all.views.push(...e.views);
     all.policies.push(...e.policies);
   }
@@ -89,7 +92,7 @@ export async function adopt(options: { connection: ConnectionInfo; to: number; m
     const missing: string[] = [];
     for (const file of files) {
       const expected = await expectationsOf(file.sql);
-      for (const relation of [...expected.tables, ...expected.indexes, ...expected.views]) {
+      for (const relation of [...expected.tables, ...expected.indexes, ...expected.continuousAggregates, ...expected.views]) {
         const { rows } = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [`public.${relation}`]);
         if (rows[0]?.t == null) missing.push(`${relation} (${file.fileName})`);
       }

@@ -3,12 +3,12 @@
  * the same options give the same rows, and two windows agree wherever they overlap.
  *
  * Conventions (the same as metrics in migration 002):
- * - time is the start of the interval; power_w is the mean power over [time, time + interval),
+ * - time is the start of the interval; power is the mean power over [time, time + interval),
  *   sampled up to 12 times inside the interval (once a minute for 5-minute data), so duty cycles
  *   average the way a real meter integrates them.
- * - energy_wh is the energy of that interval (not a cumulative counter): power_w × interval.
+ * - energy is the energy of that interval (not a cumulative counter): power × interval.
  * - Quantised like real meters: 0.1 W, 0.001 Wh, 0.1 V, 0.001 A, 0.01 power factor, 0.01 Hz,
- *   0.1 °C. Values are kept as integers in those units, so checksums are exact.
+ *   0.1 °C. Values are integers in those units, which is how metrics stores them (002).
  * - The grid (one site, nominalVoltage/nominalFrequency from seeds/generator.json): voltage sags
  *   in the evening peak and wanders slowly, the same for every device at the same instant, minus
  *   each device's own wiring drop (I × R); frequency wanders a few hundredths of a hertz.

@@ -4,18 +4,18 @@
  * Work is split into batches of one device and whole UTC days (at most `batchRows` readings),
  * each in its own transaction: delete the batch's range, write the readings, recompute the cost
  * periods the range touches. Before writing, a batch compares the rows already there with what
- * it would write (count and exact integer sums in meter units): when they match, it skips. So a
- * re-run with the same options changes nothing, a run stopped half-way (AbortSignal, crash)
- * leaves only whole batches, and the next run finishes the rest.
+ * it would write (count, and exact sums of three integer meter-unit columns): when they match, it
+ * skips. So a re-run with the same options changes nothing, a run stopped half-way (AbortSignal,
+ * crash) leaves only whole batches, and the next run finishes the rest.
  *
  * Writing: COPY FROM STDIN through pg-copy-streams (streamed in ~64 KB pieces, with backpressure)
- * on PostgreSQL servers. The embedded engine's socket (pglite-socket 0.0.20) crashes on COPY FROM
- * STDIN and on any protocol message over ~64 KB, so there the same rows go as INSERT ... SELECT
- * FROM unnest(arrays) statements kept under 30 KB each (method 'insert', chosen automatically).
+ * on PostgreSQL servers. The embedded engine crashes on COPY FROM STDIN (its wire server refuses
+ * it), so there the same rows go as INSERT ... SELECT FROM unnest(arrays) statements of up to
+ * ~256 KB each (method 'insert', chosen automatically).
  *
  * Cost: one row per device and period, the period being a clock hour (or the sampling interval
- * when that is longer); energy is sum(energy_wh) of the metrics rows in the period, whatever run
- * wrote them, priced at the schedule's price at the period's start (see rates.ts).
+ * when that is longer); energy is sum(energy_milliwatt_hours) of the metrics rows in the period,
+ * whatever run wrote them, priced at the schedule's price at the period's start (see rates.ts).
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -62,9 +62,10 @@ export interface LoadResult {
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
-const COLUMNS = 'time, device_id, power_w, energy_wh, voltage_v, current_a, power_factor, frequency_hz, temperature_c, state';
-/** Below pglite-socket's ~64 KB message limit, with room for the statement text. */
-const INSERT_MESSAGE_BUDGET = 30_000;
+/** metrics' columns in meter units (migration 002), the same units as Reading's fields. */
+const COLUMNS = 'time, device_id, power_deciwatts, energy_milliwatt_hours, voltage_decivolts, current_milliamps, power_factor_percent, frequency_centihertz, temperature_decicelsius, state';
+/** Bytes of values per INSERT: big enough that per-statement costs vanish, small enough for WebAssembly memory. */
+const INSERT_MESSAGE_BUDGET = 256_000;
 const COST_PERIODS_PER_STATEMENT = 400;
 
 interface Batch {
@@ -123,8 +124,8 @@ function costPeriods(batch: Batch, intervalSeconds: number): number[] {
 async function existingMatches(client: pg.Client, batch: Batch, expected: Fingerprint, periods: number[]): Promise<boolean> {
   const id = batch.load.model.device.deviceId;
   const { rows } = await client.query<{ n: string; dw: string; mwh: string; dv: string }>(
-    `SELECT count(*) AS n, coalesce(sum(round(power_w * 10)), 0)::bigint AS dw,
-            coalesce(sum(round(energy_wh * 1000)), 0)::bigint AS mwh, coalesce(sum(round(voltage_v * 10)), 0)::bigint AS dv
+    `SELECT count(*) AS n, coalesce(sum(power_deciwatts), 0)::bigint AS dw,
+            coalesce(sum(energy_milliwatt_hours), 0)::bigint AS mwh, coalesce(sum(voltage_decivolts), 0)::bigint AS dv
      FROM metrics WHERE device_id = $1 AND time >= $2 AND time < $3`,
     [id, new Date(batch.from), new Date(batch.to)],
   );
@@ -139,18 +140,7 @@ async function existingMatches(client: pg.Client, batch: Batch, expected: Finger
   return Number(cost.rows[0]!.n) === periods.length;
 }
 
-const num = (value: number | null, scale: number) => (value === null ? null : value / scale);
-
-const PADDED = [1, 2, 3].map((digits) => Array.from({ length: 10 ** digits }, (_, i) => String(i).padStart(digits, '0')));
-const TWO = PADDED[1]!;
-
-/** An integer in meter units as fixed-point text (1234, 1 -> "123.4"): much faster than String(1234 / 10). */
-function fixed(value: number, digits: 1 | 2 | 3): string {
-  const scale = 10 ** digits;
-  const abs = value < 0 ? -value : value;
-  const whole = Math.floor(abs / scale);
-  return `${value < 0 ? '-' : ''}${whole}.${PADDED[digits - 1]![abs - whole * scale]}`;
-}
+const TWO = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
 
 /** timestamptz text for COPY; the date part is cached per UTC day. */
 let dayPrefix = { day: Number.NaN, text: '' };
@@ -162,9 +152,9 @@ function copyTime(ms: number): string {
 }
 
 function copyLine(id: string, r: Reading): string {
-  const pf = r.centiPowerFactor === null ? '\\N' : fixed(r.centiPowerFactor, 2);
-  const temp = r.deciCelsius === null ? '\\N' : fixed(r.deciCelsius, 1);
-  return `${copyTime(r.time)}\t${id}\t${fixed(r.deciWatts, 1)}\t${fixed(r.milliWattHours, 3)}\t${fixed(r.deciVolts, 1)}\t${fixed(r.milliAmps, 3)}\t${pf}\t${fixed(r.centiHertz, 2)}\t${temp}\t${r.state}\n`;
+  const pf = r.centiPowerFactor === null ? '\\N' : r.centiPowerFactor;
+  const temp = r.deciCelsius === null ? '\\N' : r.deciCelsius;
+  return `${copyTime(r.time)}\t${id}\t${r.deciWatts}\t${r.milliWattHours}\t${r.deciVolts}\t${r.milliAmps}\t${pf}\t${r.centiHertz}\t${temp}\t${r.state}\n`;
 }
 
 /** The batch as COPY text in ~64 KB pieces; device ids match [a-z0-9._-], so nothing needs escaping. */
@@ -198,7 +188,7 @@ async function writeByInsert(client: pg.Client, batch: Batch, intervalSeconds: n
     await client.query(
       `INSERT INTO metrics (${COLUMNS})
        SELECT $1::timestamptz + (v.n - 1) * $2::interval, $3, v.p, v.e, v.v, v.c, v.pf, v.f, v.t, v.s
-       FROM unnest($4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::text[])
+       FROM unnest($4::int[], $5::bigint[], $6::int[], $7::int[], $8::smallint[], $9::int[], $10::int[], $11::text[])
             WITH ORDINALITY AS v(p, e, v, c, pf, f, t, s, n)`,
       [new Date(first), `${intervalSeconds} seconds`, id, ...cols],
     );
@@ -207,7 +197,7 @@ async function writeByInsert(client: pg.Client, batch: Batch, intervalSeconds: n
   };
   for (const r of readings(batch.load.model, batch.from, batch.to, intervalSeconds)) {
     if (cols[0]!.length === 0) first = r.time;
-    const values = [r.deciWatts / 10, r.milliWattHours / 1000, r.deciVolts / 10, r.milliAmps / 1000, num(r.centiPowerFactor, 100), r.centiHertz / 100, num(r.deciCelsius, 10), r.state];
+    const values = [r.deciWatts, r.milliWattHours, r.deciVolts, r.milliAmps, r.centiPowerFactor, r.centiHertz, r.deciCelsius, r.state];
     values.forEach((v, i) => cols[i]!.push(v));
     bytes += values.reduce<number>((sum, v) => sum + String(v).length + 3, 0);
     if (bytes >= INSERT_MESSAGE_BUDGET) await flush();
@@ -227,7 +217,7 @@ async function writeCosts(client: pg.Client, batch: Batch, periods: number[], in
       `INSERT INTO cost_calculations (time, period_end, device_id, rate_schedule_id, energy_kwh, cost, rate_period)
        SELECT p.start, p.start + $2::interval, $1, $3, e.kwh, round((e.kwh * p.price)::numeric, 6), p.period
        FROM unnest($4::timestamptz[], $5::float8[], $6::text[]) AS p(start, price, period)
-       CROSS JOIN LATERAL (SELECT sum(m.energy_wh) / 1000 AS kwh FROM metrics m
+       CROSS JOIN LATERAL (SELECT sum(m.energy_milliwatt_hours)::float8 / 1e6 AS kwh FROM metrics m
                            WHERE m.device_id = $1 AND m.time >= p.start AND m.time < p.start + $2::interval) AS e
        WHERE e.kwh IS NOT NULL`,
       [batch.load.model.device.deviceId, length, pricing.rateScheduleId, slice.map((p) => new Date(p)), prices.map((p) => p.pricePerKwh), prices.map((p) => p.period)],

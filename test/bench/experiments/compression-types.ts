@@ -43,7 +43,7 @@ try {
     await engine.db.exec(`CREATE TABLE ${t} (time timestamptz NOT NULL, device_id text NOT NULL, ${COLUMNS.map((c) => `${c} ${v.type(c)}`).join(', ')}, state text)`);
     await engine.db.exec(`SELECT create_hypertable('${t}', by_range('time', INTERVAL '7 days'), create_default_indexes => false)`);
     await engine.db.exec(`CREATE UNIQUE INDEX ON ${t} (device_id, time DESC); CREATE INDEX ON ${t} (time DESC); CREATE INDEX ON ${t} (device_id, time DESC) WHERE state = 'fault'`);
-    await engine.db.exec(`INSERT INTO ${t} SELECT time, device_id, ${COLUMNS.map(v.value).join(', ')}, state FROM metrics ORDER BY time, device_id`);
+    await engine.db.exec(`INSERT INTO ${t} SELECT time, device_id, ${COLUMNS.map(v.value).join(', ')}, state FROM metrics_si ORDER BY time, device_id`);
     await engine.db.exec(`ALTER TABLE ${t} SET (timescaledb.compress, timescaledb.compress_segmentby = 'device_id', timescaledb.compress_orderby = 'time DESC')`);
     await engine.db.exec(`SELECT compress_chunk(c) FROM show_chunks('${t}', older_than => now() - interval '7 days') c`);
     const [stats] = await rows<{ before: string; after: string }>(`SELECT sum(before_compression_total_bytes)::text AS before, sum(after_compression_total_bytes)::text AS after FROM chunk_compression_stats('${t}') WHERE compression_status = 'Compressed'`);
