@@ -17,7 +17,7 @@ const num = (value: string | undefined) => (value === undefined ? undefined : Nu
 function formatSeed(s: SeedSummary): string {
   return [
     `seeded ${s.devices} devices, ${s.rateSchedules} rate schedules, ${s.users} users`,
-    `metrics: ${s.metricsRows.toLocaleString('en-US')} rows, cost_calculations: ${s.costRows.toLocaleString('en-US')} rows (${s.writtenRows.toLocaleString('en-US')} written now, ${s.seconds.toFixed(1)} s)`,
+    `metrics: ${s.metricsRows.toLocaleString('en-US')} rows, cost_calculations: ${s.costRows.toLocaleString('en-US')} rows (${s.writtenRows.toLocaleString('en-US')} written now by ${s.method === 'copy' ? 'COPY' : 'INSERT'} on ${s.sessions} session${s.sessions === 1 ? '' : 's'}, ${s.seconds.toFixed(1)} s)`,
     `window: ${s.start.toISOString()} to ${s.end.toISOString()} every ${s.intervalSeconds} s`,
   ].join('\n');
 }

@@ -37,7 +37,8 @@ describe('seed on the embedded engine', () => {
       costRows: 338, // 169 clock hours touched × 2 priced devices (the solar inverter has no tariff)
       writtenRows: 6048,
       skippedBatches: 0,
-      method: 'insert', // COPY FROM STDIN crashes the embedded engine's socket
+      method: 'insert', // COPY FROM STDIN crashes the embedded engine: its wire server refuses it
+      sessions: 1, // the engine serves one session
       start: new Date('2024-07-08T10:35:00Z'),
       end: new Date('2024-07-15T10:35:00Z'),
       intervalSeconds: 300,

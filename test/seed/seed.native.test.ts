@@ -42,7 +42,8 @@ describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native Postgre
 
   it('loads the sample through COPY, with the admin password given, and the same rows as the embedded engine', async () => {
     const summary = await seed(cluster.info, { now: NOW, adminPassword: 'a fine admin password' }, memoryLogger());
-    expect(summary).toMatchObject({ method: 'copy', metricsRows: 6048, costRows: 338, writtenRows: 6048, refreshedAggregates: [] });
+    // Given a connection, the loader writes on two sessions; the embedded suite writes on one.
+    expect(summary).toMatchObject({ method: 'copy', sessions: 2, metricsRows: 6048, costRows: 338, writtenRows: 6048, refreshedAggregates: [] });
     expect(summary.adminPassword).toBeUndefined();
     const sums = await seedChecksums(client);
     // Identical to test/seed/seed.embedded.test.ts: PostgreSQL 15 vs 17, COPY vs INSERT.
@@ -83,5 +84,29 @@ describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native Postgre
     expect((error as OpsError).message).toMatch(/^seeding stopped after 2 of 24 batches \(2,243 readings written, none half-way\)/);
     expect(await seedChecksums(client)).toEqual(before);
     expect((await seed(client, options, silentLogger)).writtenRows).toBe(0);
+  });
+
+  it('stops both sessions at the first failure, keeps only whole batches, and closes the extra session', async () => {
+    const options = { now: NOW - 30 * 86_400_000, seed: 99, devices: 6, days: 3, interval: '1m', batchRows: 1440 };
+    const before = await seedChecksums(client);
+    const otherSessions = async () => (await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() ORDER BY pid')).rows.map((r) => r.pid);
+    const sessionsBefore = await otherSessions();
+    // The last day of every device fails, as a full disk or a bad row would.
+    await client.query(`CREATE FUNCTION test_fail_last_day() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.time >= $1::timestamptz THEN RAISE EXCEPTION 'test: the disk is on fire'; END IF;
+        RETURN NEW;
+      END $$`.replace('$1::timestamptz', `'${new Date(options.now - 86_400_000).toISOString()}'::timestamptz`));
+    await client.query('CREATE TRIGGER test_fail_last_day BEFORE INSERT ON metrics FOR EACH ROW EXECUTE FUNCTION test_fail_last_day()');
+    try {
+      const error = await seed(cluster.info, { ...options, replace: true }, silentLogger).then(() => undefined, (e: unknown) => e);
+      expect((error as Error).message).toBe('test: the disk is on fire');
+    } finally {
+      await client.query('DROP TRIGGER test_fail_last_day ON metrics; DROP FUNCTION test_fail_last_day()');
+    }
+    // Rewritten batches hold the same rows; the failed one and the one cut short rolled back.
+    expect(await seedChecksums(client)).toEqual(before);
+    // Both of seed()'s sessions are closed (a backend leaves pg_stat_activity a moment after its client).
+    await expect.poll(otherSessions, { timeout: 5000 }).toEqual(sessionsBefore);
   });
 });

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import type { ConnectionInfo } from '../connection.js';
 import { OpsError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { withClient, withTransaction } from '../pg.js';
+import { connect, withClient, withTransaction } from '../pg.js';
 import { refreshAggregates } from './aggregates.js';
 import { DEFAULT_SEEDS_DIR, loadGeneratorSettings, loadReferenceData } from './data.js';
 import { deviceCatalog } from './devices.js';
@@ -34,6 +34,8 @@ export interface SeedOptions extends GenerateOptions {
   replace?: boolean;
   /** Readings per transaction (default 50,000). */
   batchRows?: number;
+  /** Sessions writing in parallel when the target is a connection (COPY only; default 2). */
+  sessions?: number;
   /** "Now" for the default end time; tests pin it. */
   now?: number;
   /** Materialize the continuous aggregates over the window afterwards (default true; see aggregates.ts). */
@@ -54,6 +56,8 @@ export interface SeedSummary {
   writtenRows: number;
   skippedBatches: number;
   method: LoadMethod;
+  /** Sessions that wrote readings. */
+  sessions: number;
   start: Date;
   end: Date;
   intervalSeconds: number;
@@ -97,6 +101,8 @@ export async function seed(target: pg.Client | ConnectionInfo, options: SeedOpti
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.batchRows ? { batchRows: options.batchRows } : {}),
       ...(options.replace ? { replace: true } : {}),
+      // A second session needs a connection to open; a caller's own client is written on alone.
+      ...('query' in target ? {} : { openSession: () => connect(target), ...(options.sessions ? { sessions: options.sessions } : {}) }),
     });
     const refreshed = options.refreshAggregates === false ? [] : await refreshAggregates(client, plan.start, plan.end, logger);
     return {
@@ -109,6 +115,7 @@ export async function seed(target: pg.Client | ConnectionInfo, options: SeedOpti
       writtenRows: loaded.writtenRows,
       skippedBatches: loaded.skippedBatches,
       method: loaded.method,
+      sessions: loaded.sessions,
       start: plan.start,
       end: plan.end,
       intervalSeconds: plan.intervalSeconds,
