@@ -46,14 +46,14 @@ export interface ExternalRow {
 
 /**
  * Handed to benchBackup/benchRestore: a native PostgreSQL 15 + TimescaleDB (Apache edition)
- * server with the benchmark dataset loaded, tuned like a 512 MB container. `log` and `rows` are
- * the fields those benches read today (they still build their own cluster and rows); the others
- * let them use this server's dataset instead.
+ * server with the benchmark dataset loaded, tuned like a 512 MB container. Both benches measure
+ * this server and its dataset (a cluster and rows of their own only when run standalone) and
+ * leave the dataset's database as it was: their restores go into scratch databases they drop.
  */
 export interface BenchContext {
   /** Progress lines (the same as logger.info, prefixed with the bench's name). */
   log: (line: string) => void;
-  /** metrics rows in the dataset: the size a bench that builds its own data should build. */
+  /** metrics rows in the dataset (the same as dataset.rows). */
   rows: number;
   /** Superuser connection to the database that holds the dataset. */
   connection: ConnectionInfo;
