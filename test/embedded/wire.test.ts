@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -33,6 +34,58 @@ describe('MessageFramer', () => {
     }
   });
 });
+
+function message(type: string, text: string): Buffer {
+  const body = Buffer.from(`${text}\0`);
+  const header = Buffer.alloc(5);
+  header.write(type, 0);
+  header.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([header, body]);
+}
+
+/** A bare protocol client: sends simple queries, returns each reply's message types and final status. */
+async function rawSession(port: number) {
+  const socket = connectTcp(port, '127.0.0.1');
+  await new Promise<void>((ok, fail) => socket.once('connect', ok).once('error', fail));
+  let pending = Buffer.alloc(0);
+  let waiter: (() => void) | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    waiter?.();
+  });
+  /** Reads messages up to and including the next ReadyForQuery. */
+  const untilReady = async () => {
+    const types: string[] = [];
+    for (;;) {
+      while (pending.length >= 5 && pending.length >= 1 + pending.readInt32BE(1)) {
+        const type = String.fromCharCode(pending[0]!);
+        const status = String.fromCharCode(pending[5]!);
+        // The engine asks for an MD5 password and accepts any.
+        if (type === 'R' && pending.readInt32BE(5) !== 0) socket.write(message('p', 'md5-not-checked'));
+        pending = pending.subarray(1 + pending.readInt32BE(1));
+        types.push(type);
+        if (type === 'Z') return { types, status };
+      }
+      await new Promise<void>((ok) => (waiter = ok));
+    }
+  };
+  const params = Buffer.from('user\0postgres\0database\0template1\0\0');
+  const startup = Buffer.alloc(8);
+  startup.writeInt32BE(8 + params.length, 0);
+  startup.writeInt32BE(196608, 4);
+  socket.write(Buffer.concat([startup, params]));
+  await untilReady();
+  return {
+    async query(text: string) {
+      socket.write(message('Q', text));
+      return untilReady();
+    },
+    async end() {
+      socket.end(Buffer.from([0x58, 0, 0, 0, 4]));
+      await new Promise((ok) => socket.once('close', ok));
+    },
+  };
+}
 
 describe('the wire server in front of the embedded engine', () => {
   let root: string;
@@ -76,6 +129,33 @@ describe('the wire server in front of the embedded engine', () => {
     expect((error as Error).message).toBe('COPY FROM STDIN is not supported by the embedded engine: use INSERT, or COPY on a PostgreSQL server');
     expect((await c.query('SELECT count(*)::int AS n FROM wire_probe')).rows).toEqual([{ n: 0 }]);
     await c.end();
+  });
+
+  test('a large result arrives whole and in order, and the in-process API still reads the same rows', async () => {
+    const sql = `SELECT i, md5(i::text) AS h, now() - i * interval '1 minute' AS t, i / 7.0 AS f FROM generate_series(1, 60000) AS i ORDER BY i`;
+    const c = await client();
+    const [wire, again] = [await c.query({ text: sql, rowMode: 'array' }), await c.query({ text: `SELECT 'after' AS w` })];
+    await c.end();
+    expect(wire.rows).toHaveLength(60_000);
+    expect(wire.rows.every((r: unknown[], i: number) => r[0] === i + 1)).toBe(true);
+    expect(again.rows).toEqual([{ w: 'after' }]);
+    const local = await engine.db.query<unknown[]>(sql, [], { rowMode: 'array' });
+    expect(wire.rows.map((r: unknown[]) => `${String(r[1])} ${String(r[3])}`)).toEqual(local.rows.map((r) => `${String(r[1])} ${String(r[3])}`));
+  });
+
+  test('ReadyForQuery reports the session\'s transaction status, also after a refused COPY', async () => {
+    const s = await rawSession(engine.info.port);
+    try {
+      expect(await s.query('BEGIN')).toEqual({ types: ['C', 'Z'], status: 'T' });
+      expect(await s.query('COPY wire_probe FROM STDIN')).toEqual({ types: ['E', 'Z'], status: 'T' });
+      expect(await s.query('SELECT 1/0')).toEqual({ types: ['E', 'Z'], status: 'E' });
+      expect(await s.query('COPY wire_probe FROM STDIN')).toEqual({ types: ['E', 'Z'], status: 'E' });
+      expect(await s.query('ROLLBACK')).toEqual({ types: ['C', 'Z'], status: 'I' });
+      expect(await s.query('COPY wire_probe FROM STDIN')).toEqual({ types: ['E', 'Z'], status: 'I' });
+      expect(await s.query('SELECT 1; SELECT 2')).toEqual({ types: ['T', 'D', 'C', 'T', 'D', 'C', 'Z'], status: 'I' });
+    } finally {
+      await s.end();
+    }
   });
 
   test('a second client waits its turn, and past the limit is told the database is busy', async () => {

@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import type { PGlite } from '@electric-sql/pglite';
+import { protocol, type PGlite } from '@electric-sql/pglite';
 
 /** Protocol codes a client may send instead of a startup message (PostgreSQL protocol 3.0). */
 const SSL_REQUEST = 80877103;
@@ -70,9 +70,55 @@ export class MessageFramer {
   }
 }
 
+/** Transaction status bytes of ReadyForQuery: idle, in a transaction, in a failed transaction. */
+const IDLE = 0x49;
+
 /** ReadyForQuery with the session's transaction status. */
-function readyForQuery(inTransaction: boolean): Buffer {
-  return Buffer.from([0x5a, 0, 0, 0, 5, inTransaction ? 0x54 : 0x49]);
+function readyForQuery(status: number): Buffer {
+  return Buffer.from([0x5a, 0, 0, 0, 5, status]);
+}
+
+/** The transaction status of the last ReadyForQuery in a reply, or `current` if it has none. */
+function transactionStatus(reply: Uint8Array, current: number): number {
+  const view = new DataView(reply.buffer, reply.byteOffset, reply.byteLength);
+  let status = current;
+  for (let at = 0; at + 5 <= reply.length;) {
+    const length = view.getInt32(at + 1);
+    if (length < 4) break;
+    if (reply[at] === 0x5a && at + 5 < reply.length) status = reply[at + 5]!;
+    at += 1 + length;
+  }
+  return status;
+}
+
+let forwarding = false;
+let parserPatched = false;
+
+/**
+ * Runs one message and returns the engine's reply, a view into a buffer the engine reuses on its
+ * next call. PGlite also runs its own protocol parser over every reply, even this raw one: it
+ * decodes every field of every row into a string and keeps the parsed messages until its next
+ * execProtocol() (upstream electric-sql/pglite#1025). That was most of a wire query's time
+ * (~20 µs per returned row, measured) and grew the heap for as long as a client stayed; the wire
+ * server only forwards bytes, so the parse is skipped for exactly this synchronous call.
+ * db.query() and db.exec() parse as before. The parse fed only PGlite's transaction flag (we
+ * read the status from ReadyForQuery instead), its error capture (off on the raw path) and
+ * in-process LISTEN callbacks (wire clients get their notifications in the bytes).
+ */
+function execRaw(db: PGlite, message: Buffer): Uint8Array {
+  if (!parserPatched) {
+    parserPatched = true;
+    const parse = protocol.Parser.prototype.parse;
+    protocol.Parser.prototype.parse = function (this: protocol.Parser, ...args: Parameters<typeof parse>): void {
+      if (!forwarding) parse.apply(this, args);
+    };
+  }
+  forwarding = true;
+  try {
+    return db.execProtocolRawSync(new Uint8Array(message.buffer, message.byteOffset, message.length));
+  } finally {
+    forwarding = false;
+  }
 }
 
 /**
@@ -97,6 +143,8 @@ export class WireServer {
   private readonly waiting: { socket: Socket; timer: NodeJS.Timeout }[] = [];
   private work: Promise<void> = Promise.resolve();
   private readonly sockets = new Set<Socket>();
+  /** The served session's transaction status, from the engine's last ReadyForQuery. */
+  private status = IDLE;
 
   constructor(
     private readonly db: PGlite,
@@ -147,13 +195,16 @@ export class WireServer {
 
   private serve(socket: Socket): void {
     this.active = socket;
+    this.status = IDLE;
     const framer = new MessageFramer();
     socket.on('data', (chunk: Buffer) => {
+      const batch: Buffer[] = [];
       for (const message of framer.push(chunk)) {
         if (message.kind === 'ssl') socket.write('N');
         else if (message.kind === 'cancel') socket.destroy();
-        else this.enqueue(socket, message.bytes);
+        else batch.push(message.bytes);
       }
+      if (batch.length > 0) this.enqueue(socket, batch);
     });
     socket.once('close', () => {
       this.enqueue(socket, undefined);
@@ -161,17 +212,30 @@ export class WireServer {
     socket.resume();
   }
 
-  /** Messages run one after another, in arrival order, across all clients. */
-  private enqueue(socket: Socket, incoming: Buffer | undefined): void {
-    const bytes = incoming;
+  /**
+   * Messages run one after another, in arrival order, across all clients. The messages of one
+   * TCP chunk (a query's Parse/Bind/Describe/Execute/Sync) run back to back and their replies
+   * leave in one write.
+   */
+  private enqueue(socket: Socket, batch: Buffer[] | undefined): void {
     this.work = this.work.then(async () => {
-      if (bytes === undefined) return this.leave(socket);
-      if (isCopyFromStdin(bytes)) {
-        socket.write(Buffer.concat([errorResponse('0A000', 'COPY FROM STDIN is not supported by the embedded engine: use INSERT, or COPY on a PostgreSQL server', 'ERROR'), readyForQuery(this.db.isInTransaction())]));
-        return;
+      if (batch === undefined) return this.leave(socket);
+      const replies: Buffer[] = [];
+      for (const bytes of batch) {
+        if (isCopyFromStdin(bytes)) {
+          replies.push(errorResponse('0A000', 'COPY FROM STDIN is not supported by the embedded engine: use INSERT, or COPY on a PostgreSQL server', 'ERROR'), readyForQuery(this.status));
+          continue;
+        }
+        const reply = execRaw(this.db, bytes);
+        if (reply.length === 0) continue;
+        this.status = transactionStatus(reply, this.status);
+        // Copied now: the engine overwrites the reply's buffer on its next call.
+        replies.push(Buffer.from(reply));
       }
-      const reply = await this.db.execProtocolRaw(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
-      if (reply.length > 0 && socket.writable) socket.write(Buffer.from(reply));
+      // What execProtocolRaw() does after each message; before any reply leaves, so no client
+      // sees a commit acknowledged ahead of it.
+      await this.db.syncToFs();
+      if (replies.length > 0 && socket.writable) socket.write(replies.length === 1 ? replies[0]! : Buffer.concat(replies));
     }).catch(() => {
       socket.destroy();
     });
