@@ -95,15 +95,14 @@ let forwarding = false;
 let parserPatched = false;
 
 /**
- * Runs one message and returns the engine's reply, a view into a buffer the engine reuses on its
- * next call. PGlite also runs its own protocol parser over every reply, even this raw one: it
- * decodes every field of every row into a string and keeps the parsed messages until its next
- * execProtocol() (upstream electric-sql/pglite#1025). That was most of a wire query's time
- * (~20 µs per returned row, measured) and grew the heap for as long as a client stayed; the wire
- * server only forwards bytes, so the parse is skipped for exactly this synchronous call.
- * db.query() and db.exec() parse as before. The parse fed only PGlite's transaction flag (we
- * read the status from ReadyForQuery instead), its error capture (off on the raw path) and
- * in-process LISTEN callbacks (wire clients get their notifications in the bytes).
+ * Runs one message; the reply is a view into a buffer the engine reuses on its next call.
+ * PGlite runs its own parser over every reply, even a raw one, decoding each field of each row
+ * and keeping the messages until its next execProtocol() (electric-sql/pglite#1025): ~20 µs per
+ * returned row, most of a wire query's time, and a heap that grew while a client stayed. The
+ * wire server only forwards bytes, so that parse (shared by every PGlite in the process) is off
+ * for exactly this synchronous call; db.query() and db.exec() parse as before. Skipped with it:
+ * PGlite's transaction flag (we read ReadyForQuery instead) and in-process LISTEN callbacks
+ * (wire clients get their notifications in the bytes).
  */
 function execRaw(db: PGlite, message: Buffer): Uint8Array {
   if (!parserPatched) {
