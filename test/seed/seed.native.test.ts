@@ -109,4 +109,25 @@ describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native Postgre
     // Both of seed()'s sessions are closed (a backend leaves pg_stat_activity a moment after its client).
     await expect.poll(otherSessions, { timeout: 5000 }).toEqual(sessionsBefore);
   });
+
+  it('interrupted while two sessions write, leaves only whole batches, and the next run finishes them', async () => {
+    // Midnight-aligned, so every batch is one whole day (1,440 readings) of one device.
+    const options = { now: Date.parse('2024-05-01T00:00:00Z'), seed: 7, devices: 6, days: 3, interval: '1m', batchRows: 1440 };
+    const controller = new AbortController();
+    let batches = 0;
+    const logger = { ...silentLogger, progress: () => void (++batches === 4 && controller.abort()) };
+    const error = await seed(cluster.info, { ...options, signal: controller.signal }, logger).then(() => undefined, (e: unknown) => e);
+    expect((error as OpsError).code).toBe('ABORTED');
+    expect((error as OpsError).message).toMatch(/^seeding stopped after \d+ of 18 batches \([\d,]+ readings written, none half-way\)/);
+    const perDay = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM metrics WHERE time >= '2024-04-28' AND time < '2024-05-01' GROUP BY device_id, time_bucket('1 day', time)`,
+    );
+    expect(perDay.rows.length).toBeGreaterThanOrEqual(4);
+    expect(perDay.rows.length).toBeLessThan(18);
+    expect(perDay.rows.every((r) => r.n === 1440)).toBe(true);
+    const rest = await seed(cluster.info, options, silentLogger);
+    expect(rest.writtenRows).toBe((18 - perDay.rows.length) * 1440);
+    expect(rest.skippedBatches).toBe(perDay.rows.length);
+  });
 });
+
