@@ -25,8 +25,8 @@ export interface MemoryPeak {
   samples: number;
 }
 
-async function kb(path: string, field: string): Promise<number> {
-  const text = await readFile(path, 'utf8');
+/** A field of smaps_rollup text, in bytes (the kernel walks every mapping to produce it: read once per sample). */
+function kb(text: string, field: string): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
   return match ? Number(match[1]) * 1024 : 0;
 }
@@ -50,9 +50,9 @@ export async function sampleServer(postmaster: number): Promise<MemorySample> {
   let processes = 0;
   for (const pid of pids) {
     try {
-      const rollup = `/proc/${pid}/smaps_rollup`;
-      rssBytes += await kb(rollup, 'Rss');
-      pssBytes += await kb(rollup, 'Pss');
+      const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+      rssBytes += kb(rollup, 'Rss');
+      pssBytes += kb(rollup, 'Pss');
       processes++;
     } catch {
       // a backend that ended between listing and reading
