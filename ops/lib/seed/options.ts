@@ -35,8 +35,8 @@ export interface GenerationPlan {
  *   would drop anything older.
  * - maxRows: a metrics row takes ~150 bytes with its indexes before compression (measured on
  *   1-minute data), so 200 M rows is ~30 GB: what this class of machine (2 cores, ~80 GB free
- *   disk) holds with room for WAL, a dump and a restore drill, and about an hour of COPY at the
- *   measured 45-65 k rows/s (docs/schema.md). The embedded engine loads ~5-13 k rows/s, so there
+ *   disk) holds with room for WAL, a dump and a restore drill, and about half an hour of COPY at
+ *   the measured ~100 k rows/s (docs/schema.md). The embedded engine loads ~20-30 k rows/s, so there
  *   the practical size is far lower; the limit is about not filling the disk.
  */
 export const SEED_LIMITS = { maxDevices: 10_000, maxDays: 1830, maxRows: 200_000_000 } as const;
