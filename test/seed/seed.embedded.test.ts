@@ -89,6 +89,29 @@ describe('seed on the embedded engine', () => {
     expect(await one(`SELECT sum(energy_milliwatt_hours)::text AS e FROM metrics_daily`)).toEqual(raw);
   });
 
+  it('aggregates every column of metrics_hourly in SI units, as the same aggregates over metrics_si give', async () => {
+    // close(): both NULL, or equal to 1e-9 relative (averages are computed in another order).
+    const close = (a: string, b: string) => `((h.${a} IS NULL AND r.${b} IS NULL) OR abs(h.${a} - r.${b}) <= 1e-9 * greatest(1, abs(r.${b})))`;
+    const columns: [string, string][] = [
+      ['avg_power_w', 'avg(power_w)'], ['min_power_w', 'min(power_w)'], ['max_power_w', 'max(power_w)'], ['energy_wh', 'sum(energy_wh)'],
+      ['avg_voltage_v', 'avg(voltage_v)'], ['min_voltage_v', 'min(voltage_v)'], ['max_voltage_v', 'max(voltage_v)'],
+      ['avg_current_a', 'avg(current_a)'], ['max_current_a', 'max(current_a)'], ['avg_power_factor', 'avg(power_factor)'],
+      ['avg_frequency_hz', 'avg(frequency_hz)'], ['max_temperature_c', 'max(temperature_c)'],
+    ];
+    const result = await one<{ buckets: number; wrong: number; sample: string | null }>(
+      `SELECT count(*)::int AS buckets,
+              count(*) FILTER (WHERE NOT (${columns.map(([c]) => close(c, c)).join(' AND ')}
+                                          AND h.readings = r.n AND h.voltage_readings = r.nv AND h.power_factor_readings = r.npf AND h.frequency_readings = r.nf))::int AS wrong,
+              min(h.device_id || ' ' || h.bucket) FILTER (WHERE NOT (${columns.map(([c]) => close(c, c)).join(' AND ')})) AS sample
+         FROM metrics_hourly h
+         JOIN LATERAL (SELECT count(*) AS n, count(voltage_v) AS nv, count(power_factor) AS npf, count(frequency_hz) AS nf,
+                              ${columns.map(([c, agg]) => `${agg} AS ${c}`).join(', ')}
+                         FROM metrics_si m WHERE m.device_id = h.device_id AND m.time >= h.bucket AND m.time < h.bucket + interval '1 hour') r ON true`,
+    );
+    expect(result.buckets).toBeGreaterThan(3 * 24 * 6);
+    expect(result).toMatchObject({ wrong: 0, sample: null });
+  });
+
   it('stops cleanly between batches, and the next run finishes the job exactly', async () => {
     const controller = new AbortController();
     let batches = 0;

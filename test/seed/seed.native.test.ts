@@ -87,27 +87,57 @@ describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native Postgre
   });
 
   it('stops both sessions at the first failure, keeps only whole batches, and closes the extra session', async () => {
-    const options = { now: NOW - 30 * 86_400_000, seed: 99, devices: 6, days: 3, interval: '1m', batchRows: 1440 };
-    const before = await seedChecksums(client);
+    // Midnight-aligned: every batch is one whole day (1,440 readings) of one device.
+    const options = { now: Date.parse('2024-04-01T00:00:00Z'), seed: 5, devices: 6, days: 3, interval: '1m', batchRows: 1440 };
     const otherSessions = async () => (await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() ORDER BY pid')).rows.map((r) => r.pid);
     const sessionsBefore = await otherSessions();
-    // The last day of every device fails, as a full disk or a bad row would.
-    await client.query(`CREATE FUNCTION test_fail_last_day() RETURNS trigger LANGUAGE plpgsql AS $$
+    // The very first row fails, as a full disk or a bad row would (a sequence: not rolled back);
+    // the 17 other batches would all succeed if the other session did not stop.
+    await client.query(`CREATE SEQUENCE test_fail_once;
+      CREATE FUNCTION test_fail_once() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF NEW.time >= $1::timestamptz THEN RAISE EXCEPTION 'test: the disk is on fire'; END IF;
+        IF nextval('test_fail_once') = 1 THEN RAISE EXCEPTION 'test: the disk is on fire'; END IF;
         RETURN NEW;
-      END $$`.replace('$1::timestamptz', `'${new Date(options.now - 86_400_000).toISOString()}'::timestamptz`));
-    await client.query('CREATE TRIGGER test_fail_last_day BEFORE INSERT ON metrics FOR EACH ROW EXECUTE FUNCTION test_fail_last_day()');
+      END $$;
+      CREATE TRIGGER test_fail_once BEFORE INSERT ON metrics FOR EACH ROW EXECUTE FUNCTION test_fail_once();`);
+    let completed = 0;
     try {
-      const error = await seed(cluster.info, { ...options, replace: true }, silentLogger).then(() => undefined, (e: unknown) => e);
+      const logger = { ...silentLogger, progress: () => void completed++ };
+      const error = await seed(cluster.info, options, logger).then(() => undefined, (e: unknown) => e);
       expect((error as Error).message).toBe('test: the disk is on fire');
     } finally {
-      await client.query('DROP TRIGGER test_fail_last_day ON metrics; DROP FUNCTION test_fail_last_day()');
+      await client.query('DROP TRIGGER test_fail_once ON metrics; DROP FUNCTION test_fail_once(); DROP SEQUENCE test_fail_once');
     }
-    // Rewritten batches hold the same rows; the failed one and the one cut short rolled back.
-    expect(await seedChecksums(client)).toEqual(before);
+    // The other session finished at most the batch it had in hand.
+    expect(completed).toBeLessThanOrEqual(1);
+    const perDay = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM metrics WHERE time >= '2024-03-29' AND time < '2024-04-01' GROUP BY device_id, time_bucket('1 day', time)`,
+    );
+    expect(perDay.rows.every((r) => r.n === 1440)).toBe(true);
+    expect(perDay.rows.length).toBe(completed);
     // Both of seed()'s sessions are closed (a backend leaves pg_stat_activity a moment after its client).
     await expect.poll(otherSessions, { timeout: 5000 }).toEqual(sessionsBefore);
+    expect((await seed(cluster.info, options, silentLogger)).writtenRows).toBe((18 - completed) * 1440);
+  });
+
+  it('prices periods longer than an hour: each cost row is the energy of exactly its period', async () => {
+    for (const [interval, days, periods] of [['2h', 2, 24], ['1d', 3, 3]] as const) {
+      const now = Date.parse(interval === '2h' ? '2024-03-10T00:00:00Z' : '2024-03-20T00:00:00Z');
+      await seed(cluster.info, { now, seed: 3, devices: 3, days, interval }, silentLogger);
+      const from = new Date(now - days * 86_400_000);
+      const check = await client.query<{ n: number; wrong: number; lengths: string[] }>(
+        `SELECT count(*)::int AS n,
+                count(*) FILTER (WHERE abs(c.energy_kwh - m.kwh) > 1e-9 OR m.kwh IS NULL)::int AS wrong,
+                array_agg(DISTINCT (c.period_end - c.time)::text) AS lengths
+           FROM cost_calculations c
+           CROSS JOIN LATERAL (SELECT sum(energy_milliwatt_hours)::float8 / 1e6 AS kwh FROM metrics
+                                WHERE device_id = c.device_id AND time >= c.time AND time < c.period_end) m
+          WHERE c.time >= $1 AND c.time < $2`,
+        [from, new Date(now)],
+      );
+      // The sample's first 3 devices: 2 priced (the solar inverter has no tariff).
+      expect(check.rows[0]).toEqual({ n: 2 * periods, wrong: 0, lengths: [interval === '2h' ? '02:00:00' : '1 day'] });
+    }
   });
 
   it('interrupted while two sessions write, leaves only whole batches, and the next run finishes them', async () => {

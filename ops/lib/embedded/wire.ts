@@ -220,27 +220,36 @@ export class WireServer {
     this.work = this.work.then(async () => {
       if (batch === undefined) return this.leave(socket);
       const replies: Buffer[] = [];
-      for (const bytes of batch) {
-        if (isCopyFromStdin(bytes)) {
-          replies.push(errorResponse('0A000', 'COPY FROM STDIN is not supported by the embedded engine: use INSERT, or COPY on a PostgreSQL server', 'ERROR'), readyForQuery(this.status));
-          continue;
+      let failure: unknown;
+      try {
+        for (const bytes of batch) {
+          if (isCopyFromStdin(bytes)) {
+            replies.push(errorResponse('0A000', 'COPY FROM STDIN is not supported by the embedded engine: use INSERT, or COPY on a PostgreSQL server', 'ERROR'), readyForQuery(this.status));
+            continue;
+          }
+          const reply = execRaw(this.db, bytes);
+          if (reply.length === 0) continue;
+          this.status = transactionStatus(reply, this.status);
+          // Copied now: the engine overwrites the reply's buffer on its next call.
+          replies.push(Buffer.from(reply));
         }
-        const reply = execRaw(this.db, bytes);
-        if (reply.length === 0) continue;
-        this.status = transactionStatus(reply, this.status);
-        // Copied now: the engine overwrites the reply's buffer on its next call.
-        replies.push(Buffer.from(reply));
+      } catch (error) {
+        // The replies of messages that already ran (a COMMIT, say) still go out before the socket closes.
+        failure = error;
       }
       // What execProtocolRaw() does after each message; before any reply leaves, so no client
       // sees a commit acknowledged ahead of it.
       await this.db.syncToFs();
-      if (replies.length === 0 || !socket.writable) return;
-      // Corked: one writev, without copying a large result again to join it.
-      socket.cork();
-      for (const reply of replies) socket.write(reply);
-      socket.uncork();
+      if (replies.length > 0 && socket.writable) {
+        // Corked: one writev, without copying a large result again to join it.
+        socket.cork();
+        for (const reply of replies) socket.write(reply);
+        socket.uncork();
+      }
+      if (failure !== undefined) throw failure;
     }).catch(() => {
-      socket.destroy();
+      // end(), not destroy(): the replies written above are flushed before the socket closes.
+      socket.end();
     });
   }
 

@@ -63,7 +63,7 @@ export interface LoadResult {
   writtenRows: number;
   batches: number;
   skippedBatches: number;
-  /** Sessions that wrote. */
+  /** Sessions opened to write (the caller's included). */
   sessions: number;
   seconds: number;
 }
@@ -77,6 +77,7 @@ const INSERT_MESSAGE_BUDGET = 256_000;
 const COST_PERIODS_PER_STATEMENT = 2000;
 /** Measured: 2 sessions load ~40 % faster than 1 on 2 cores; more only adds contention there. */
 const DEFAULT_SESSIONS = 2;
+const MAX_SESSIONS = 8;
 
 interface Batch {
   load: DeviceLoad;
@@ -279,7 +280,8 @@ export async function loadReadings(client: pg.Client, plan: GenerationPlan, load
   const interval = plan.intervalSeconds;
   const costRows = batches.reduce((n, b) => n + (b.load.pricing ? costPeriods(b, interval).length : 0), 0);
   const progress = { next: 0, done: 0, written: 0, skipped: 0 };
-  // The first failure (or the caller's signal) stops every session; the batch each was writing rolls back.
+  // The first failure (or the caller's signal) stops every session between batches, and aborts a
+  // COPY in flight (its batch rolls back): whatever else is written is whole batches.
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   let failure: unknown;
@@ -306,27 +308,29 @@ export async function loadReadings(client: pg.Client, plan: GenerationPlan, load
         const rows = await writeBatch(session, batch);
         if (rows < 0) progress.skipped++;
         else progress.written += rows;
+        progress.done++;
+        const seconds = (Date.now() - started) / 1000;
+        logger.progress(`seed: batch ${progress.done}/${batches.length}, ${progress.written.toLocaleString('en-US')} readings written (${Math.round(progress.written / Math.max(seconds, 0.001)).toLocaleString('en-US')}/s)`);
       } catch (error) {
+        // An error caused by the abort is not the failure: the first real one is.
         if (!signal.aborted) {
           failure = error;
           stop.abort(error);
         }
         return;
       }
-      progress.done++;
-      const seconds = (Date.now() - started) / 1000;
-      logger.progress(`seed: batch ${progress.done}/${batches.length}, ${progress.written.toLocaleString('en-US')} readings written (${Math.round(progress.written / Math.max(seconds, 0.001)).toLocaleString('en-US')}/s)`);
     }
   };
 
-  const sessions = [client, ...(await extraSessions(method, batches.length, options, logger))];
+  const sessions = [client, ...(signal.aborted ? [] : await extraSessions(method, batches.length, options, logger))];
   try {
     await Promise.all(sessions.map(work));
   } finally {
     await Promise.all(sessions.slice(1).map((s) => s.end().catch(() => {})));
   }
-  if (options.signal?.aborted) throw aborted(progress.done, batches.length, progress.written, options.signal.reason);
+  // A real failure outranks an interrupt that came after it.
   if (failure !== undefined) throw failure;
+  if (options.signal?.aborted) throw aborted(progress.done, batches.length, progress.written, options.signal.reason);
   return {
     method,
     metricsRows: plan.readingsPerDevice * loads.length,
@@ -346,7 +350,11 @@ export async function loadReadings(client: pg.Client, plan: GenerationPlan, load
  * A session that cannot be opened (connection limit) is not an error: fewer sessions do the work.
  */
 async function extraSessions(method: LoadMethod, batches: number, options: LoadOptions, logger: Logger): Promise<pg.Client[]> {
-  const wanted = method === 'copy' && options.openSession ? Math.min(Math.max(1, options.sessions ?? DEFAULT_SESSIONS), batches) - 1 : 0;
+  const sessions = options.sessions ?? DEFAULT_SESSIONS;
+  if (!Number.isInteger(sessions) || sessions < 1 || sessions > MAX_SESSIONS) {
+    throw new OpsError('USAGE', `sessions must be a whole number from 1 to ${MAX_SESSIONS} (the 512 MB tuning allows 25 connections), not ${sessions}`);
+  }
+  const wanted = method === 'copy' && options.openSession ? Math.min(sessions, batches) - 1 : 0;
   const opened: pg.Client[] = [];
   for (let i = 0; i < wanted; i++) {
     try {
