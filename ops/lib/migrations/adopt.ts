@@ -102,7 +102,7 @@ export async function adopt(options: { connection: ConnectionInfo; to: number; m
       }
     }
     if (missing.length) {
-      throw new OpsError('MIGRATION', `cannot adopt up to ${options.to}: missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}; adopt a lower version or create them first; nothing was changed`);
+      throw new OpsError('MIGRATION', `cannot adopt up to ${options.to}: missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}; adopt a lower version, or bring the database to what those files build (docs/schema.md) first; nothing was changed`);
     }
     return await withAdvisoryLock(client, 60_000, async () => {
       await client.query('BEGIN');
