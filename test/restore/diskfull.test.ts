@@ -3,8 +3,9 @@ import { cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { compareFingerprints, migrate, openTarget, pgliteSqlClient, takeFingerprint, type Fingerprint, type Target } from '../../ops/lib/index.js';
+import { compareFingerprints, migrate, pgliteSqlClient, takeFingerprint, type Fingerprint } from '../../ops/lib/index.js';
 import { runCli } from '../support/cli.js';
+import { embeddedFingerprintOf, withEmbedded } from './support.js';
 
 /** Whether this process may mount a tmpfs (root, and a kernel that allows it here). */
 function canMountTmpfs(): boolean {
@@ -15,15 +16,6 @@ function canMountTmpfs(): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function withEmbedded<T>(dataDir: string, fn: (target: Target) => Promise<T>): Promise<T> {
-  const target = await openTarget({ kind: 'embedded', dataDir }, { command: 'test', requireOwnership: true });
-  try {
-    return await fn(target);
-  } finally {
-    await target.close();
   }
 }
 
@@ -68,6 +60,6 @@ describe.skipIf(!canMountTmpfs())('the disk filling during an embedded restore',
     expect(r.stderr.split('\n').at(-1)).toMatch(new RegExp(`^error: the disk holding ${mount} filled up during the restore \\(.*No space left on device\\): free space there \\(the restore needs about the database's size again\\), then run it again$`));
     expect(r.exitCode).toBe(1);
     expect(await readdir(mount)).toEqual(['db']);
-    expect(compareFingerprints(before, await withEmbedded(dataDir, (t) => takeFingerprint(pgliteSqlClient(t.engine!.db))))).toEqual([]);
+    expect(compareFingerprints(before, await embeddedFingerprintOf(dataDir))).toEqual([]);
   });
 });

@@ -4,22 +4,11 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { compareFingerprints, migrate, openTarget, pgliteSqlClient, runDueJobs, seed, silentLogger, takeFingerprint, type Fingerprint, type Manifest, type Target } from '../../ops/lib/index.js';
+import { compareFingerprints, migrate, pgliteSqlClient, runDueJobs, seed, silentLogger, takeFingerprint, type Manifest } from '../../ops/lib/index.js';
 import { CLI, runCli } from '../support/cli.js';
 import { freePort } from '../support/nativeCluster.js';
-import { ADMIN_PASSWORD } from './support.js';
+import { ADMIN_PASSWORD, embeddedFingerprintOf as fingerprintOf, withEmbedded } from './support.js';
 
-/** Opens the embedded database in this process (holding its lock), runs `fn`, closes it. */
-async function withEmbedded<T>(dataDir: string, fn: (target: Target) => Promise<T>): Promise<T> {
-  const target = await openTarget({ kind: 'embedded', dataDir }, { command: 'test', requireOwnership: true });
-  try {
-    return await fn(target);
-  } finally {
-    await target.close();
-  }
-}
-
-const fingerprintOf = (dataDir: string): Promise<Fingerprint> => withEmbedded(dataDir, (t) => takeFingerprint(pgliteSqlClient(t.engine!.db)));
 const siblings = async (dataDir: string) => (await readdir(dirname(dataDir))).filter((n) => n.startsWith(`${basename(dataDir)}.`)).sort();
 
 /**

@@ -4,7 +4,7 @@ import type { Manifest, Verification } from '../../ops/lib/backup/manifest.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { ConnectionInfo } from '../../ops/lib/connection.js';
-import { migrate, seed, silentLogger, takeFingerprint, pgSqlClient, type Fingerprint } from '../../ops/lib/index.js';
+import { migrate, pgliteSqlClient, pgSqlClient, seed, silentLogger, takeFingerprint, withTarget, type Fingerprint, type Target } from '../../ops/lib/index.js';
 import { withClient } from '../../ops/lib/pg.js';
 import { CLI } from '../support/cli.js';
 /** A manifest as backup() writes it, for tests that need no real dump. */
@@ -51,6 +51,15 @@ export async function addReadings(info: ConnectionInfo, rows: number): Promise<v
     SELECT t, d.device_id, (random() * 5000)::int, 1000, 2300, 1000, 95, 5000, 210, 'on'
       FROM (SELECT device_id FROM devices ORDER BY device_id) d
      CROSS JOIN generate_series(now() - interval '30 days' - ($1::int / 3) * interval '10 seconds', now() - interval '30 days', interval '10 seconds') t`, [rows]));
+}
+
+/** Opens the embedded database in this process (holding its lock), runs `fn`, closes it. */
+export function withEmbedded<T>(dataDir: string, fn: (target: Target) => Promise<T>): Promise<T> {
+  return withTarget({ kind: 'embedded', dataDir }, 'test', fn, { requireOwnership: true });
+}
+
+export function embeddedFingerprintOf(dataDir: string): Promise<Fingerprint> {
+  return withEmbedded(dataDir, (t) => takeFingerprint(pgliteSqlClient(t.engine!.db)));
 }
 
 export async function fingerprintOf(info: ConnectionInfo, database = info.database): Promise<Fingerprint> {
