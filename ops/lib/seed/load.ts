@@ -83,6 +83,8 @@ interface Batch {
   load: DeviceLoad;
   from: number;
   to: number;
+  /** Starts of the cost periods the batch touches (see costPeriods). */
+  periods: number[];
 }
 
 interface Fingerprint {
@@ -106,7 +108,9 @@ function plannedBatches(plan: GenerationPlan, loads: readonly DeviceLoad[], batc
   const batches: Batch[] = [];
   for (const load of loads) {
     for (let edge = Math.floor(start / span) * span; edge < end; edge += span) {
-      batches.push({ load, from: Math.max(start, edge), to: Math.min(end, edge + span) });
+      const from = Math.max(start, edge);
+      const to = Math.min(end, edge + span);
+      batches.push({ load, from, to, periods: costPeriods(from, to, plan.intervalSeconds) });
     }
   }
   return batches;
@@ -124,11 +128,11 @@ function expectedFingerprint(batch: Batch, intervalSeconds: number): Fingerprint
 }
 
 /** Cost periods: clock hours, or the sampling interval when it is longer (it divides a day). */
-function costPeriods(batch: Batch, intervalSeconds: number): number[] {
+function costPeriods(from: number, to: number, intervalSeconds: number): number[] {
   const length = Math.max(HOUR_MS, intervalSeconds * 1000);
   const starts: number[] = [];
-  const last = batch.to - intervalSeconds * 1000;
-  for (let p = Math.floor(batch.from / length) * length; p <= last; p += length) starts.push(p);
+  const last = to - intervalSeconds * 1000;
+  for (let p = Math.floor(from / length) * length; p <= last; p += length) starts.push(p);
   return starts;
 }
 
@@ -136,7 +140,7 @@ function costPeriods(batch: Batch, intervalSeconds: number): number[] {
  * Whether the batch's rows are already there exactly. The readings are generated for the
  * comparison only when the range holds rows, so a fresh load generates each reading once.
  */
-async function existingMatches(client: pg.Client, batch: Batch, intervalSeconds: number, periods: number[]): Promise<boolean> {
+async function existingMatches(client: pg.Client, batch: Batch, intervalSeconds: number): Promise<boolean> {
   const id = batch.load.model.device.deviceId;
   const { rows } = await client.query<{ n: string; dw: string; mwh: string; dv: string }>(
     `SELECT count(*) AS n, coalesce(sum(power_deciwatts), 0)::bigint AS dw,
@@ -151,10 +155,10 @@ async function existingMatches(client: pg.Client, batch: Batch, intervalSeconds:
   if (!same || !batch.load.pricing) return same;
   const cost = await client.query<{ n: string }>('SELECT count(*) AS n FROM cost_calculations WHERE device_id = $1 AND time >= $2 AND time < $3', [
     id,
-    new Date(periods[0]!),
+    new Date(batch.periods[0]!),
     new Date(batch.to),
   ]);
-  return Number(cost.rows[0]!.n) === periods.length;
+  return Number(cost.rows[0]!.n) === batch.periods.length;
 }
 
 const TWO = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
@@ -233,8 +237,9 @@ async function writeByInsert(client: pg.Client, batch: Batch, intervalSeconds: n
  * Recomputes the cost rows of the periods the batch touches, from whatever metrics are there: one
  * grouped scan of the periods' range, joined to the prices computed here (rates.ts).
  */
-async function writeCosts(client: pg.Client, batch: Batch, periods: number[], intervalSeconds: number): Promise<void> {
+async function writeCosts(client: pg.Client, batch: Batch, intervalSeconds: number): Promise<void> {
   const pricing = batch.load.pricing;
+  const periods = batch.periods;
   if (!pricing || periods.length === 0) return;
   const seconds = Math.max(3600, intervalSeconds);
   for (let i = 0; i < periods.length; i += COST_PERIODS_PER_STATEMENT) {
@@ -278,7 +283,7 @@ export async function loadReadings(client: pg.Client, plan: GenerationPlan, load
   const method: LoadMethod = options.method && options.method !== 'auto' ? options.method : (await isEmbeddedEngine(client)) ? 'insert' : 'copy';
   const batches = plannedBatches(plan, loads, options.batchRows ?? 50_000);
   const interval = plan.intervalSeconds;
-  const costRows = batches.reduce((n, b) => n + (b.load.pricing ? costPeriods(b, interval).length : 0), 0);
+  const costRows = batches.reduce((n, b) => n + (b.load.pricing ? b.periods.length : 0), 0);
   const progress = { next: 0, done: 0, written: 0, skipped: 0 };
   // The first failure (or the caller's signal) stops every session between batches, and aborts a
   // COPY in flight (its batch rolls back): whatever else is written is whole batches.
@@ -287,16 +292,15 @@ export async function loadReadings(client: pg.Client, plan: GenerationPlan, load
   let failure: unknown;
 
   const writeBatch = async (session: pg.Client, batch: Batch): Promise<number> => {
-    const periods = costPeriods(batch, interval);
-    if (!options.replace && (await existingMatches(session, batch, interval, periods))) return -1;
+    if (!options.replace && (await existingMatches(session, batch, interval))) return -1;
     const id = batch.load.model.device.deviceId;
     return withTransaction(session, async () => {
       await session.query('DELETE FROM metrics WHERE device_id = $1 AND time >= $2 AND time < $3', [id, new Date(batch.from), new Date(batch.to)]);
       if (batch.load.pricing) {
-        await session.query('DELETE FROM cost_calculations WHERE device_id = $1 AND time >= $2 AND time < $3', [id, new Date(periods[0]!), new Date(batch.to)]);
+        await session.query('DELETE FROM cost_calculations WHERE device_id = $1 AND time >= $2 AND time < $3', [id, new Date(batch.periods[0]!), new Date(batch.to)]);
       }
       const rows = method === 'copy' ? await writeByCopy(session, batch, interval, signal) : await writeByInsert(session, batch, interval, signal);
-      await writeCosts(session, batch, periods, interval);
+      await writeCosts(session, batch, interval);
       return rows;
     });
   };
