@@ -24,14 +24,10 @@ import { libpqEnv } from '../../ops/lib/connection.js';
 import { withClient } from '../../ops/lib/pg.js';
 import { run } from '../../ops/lib/run.js';
 import { PG_BIN, startNativeCluster } from '../support/nativeCluster.js';
-import type { BenchContext, BenchDataset } from './context.js';
+import type { BenchContext, BenchDataset, ExternalRow } from './context.js';
 
-export interface BenchRow {
-  figure: string;
-  ours: number | string;
-  baseline: number | string | null;
-  ratio: number | null;
-}
+/** A row in the shape the runner accepts from this bench and the restore bench. */
+export type BenchRow = ExternalRow;
 
 /**
  * What the backup and restore benches read from the runner's context (test/bench/context.ts).
