@@ -1,6 +1,6 @@
 #!/bin/sh
 # The post-deploy step (infra/postDeploy.ts), run from the repository root once the container is
-# healthy: migrate, seed when AETHERLENS_SAMPLE_DATA=true, then print `status --json` on stdout, so
+# healthy: migrate, seed when called with --seed, then print `status --json` on stdout, so
 # the applied migration head becomes a stack output.
 #
 # DATABASE_URL comes from the environment, never argv. The CLI writes progress to stderr and its
@@ -19,7 +19,7 @@ fail() {
 }
 
 node "$cli" migrate >/dev/null 2>"$log" || fail $? migrate
-if [ "${AETHERLENS_SAMPLE_DATA:-false}" = true ]; then
+if [ "${1:-}" = --seed ]; then
   node "$cli" seed >/dev/null 2>"$log" || fail $? seed
 fi
 node "$cli" status --json 2>"$log" || fail $? status

@@ -14,6 +14,14 @@ import * as pulumi from '@pulumi/pulumi';
 /** Run from the repository root; see the script for the environment it reads. */
 export const POST_DEPLOY_COMMAND = 'sh infra/post-deploy.sh';
 
+/**
+ * The step's command line. Whether to seed is an argument, not an environment variable: the CLI
+ * refuses every AETHERLENS_* variable it does not know, and the step's environment is the CLI's.
+ */
+export function postDeployCommand(sampleData: boolean): string {
+  return sampleData ? `${POST_DEPLOY_COMMAND} --seed` : POST_DEPLOY_COMMAND;
+}
+
 export interface PostDeployArgs {
   /** postgres://user:password@host:port/db; must be a secret. It is passed in the environment only. */
   databaseUrl: pulumi.Input<string>;
@@ -57,13 +65,10 @@ export class PostDeploy extends pulumi.ComponentResource {
     const run = new command.local.Command(
       `${name}-migrate`,
       {
-        create: POST_DEPLOY_COMMAND,
+        create: postDeployCommand(args.sampleData),
         dir: args.repoRoot,
         // Secrets in the environment, never in argv (which `ps` shows to every user).
-        environment: {
-          DATABASE_URL: pulumi.secret(args.databaseUrl),
-          AETHERLENS_SAMPLE_DATA: String(args.sampleData),
-        },
+        environment: { DATABASE_URL: pulumi.secret(args.databaseUrl) },
         // The only trigger: a changed migration set replaces (re-runs) the step; an unchanged one
         // leaves it alone. The other inputs only change when the target itself does (another port,
         // host or password), where running the idempotent migrate again is what we want.

@@ -1,11 +1,12 @@
-// infra/post-deploy.sh against a stand-in CLI, and the parsing of `status --json`.
+// infra/post-deploy.sh's own logic against a stand-in CLI, and the parsing of `status --json`.
+// test/e2e/stack.docker.test.ts runs the step against the real CLI and a real container.
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseMigrationHead, POST_DEPLOY_COMMAND } from '../../infra/postDeploy.js';
+import { parseMigrationHead, POST_DEPLOY_COMMAND, postDeployCommand } from '../../infra/postDeploy.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPT = join(REPO_ROOT, 'infra', 'post-deploy.sh');
@@ -26,13 +27,13 @@ if (process.env.STUB_FAIL === command) {
 if (command === 'status') process.stdout.write('{"head":2,"pending":[]}\\n');
 `;
 
-async function runScript(env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string; calls: { argv: string[]; url: string }[] }> {
+async function runScript(env: Record<string, string>, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string; calls: { argv: string[]; url: string }[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'aetherlens-post-deploy-'));
   await mkdir(join(dir, 'bin'));
   await writeFile(join(dir, 'bin', 'aetherlens-db.js'), STUB_CLI);
   await writeFile(join(dir, 'package.json'), '{"type":"module"}');
   const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile('sh', [SCRIPT], { cwd: dir, env: { PATH: process.env.PATH ?? '', DATABASE_URL: URL_WITH_SECRET, ...env } }, (error, stdout, stderr) => {
+    execFile('sh', [SCRIPT, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '', DATABASE_URL: URL_WITH_SECRET, ...env } }, (error, stdout, stderr) => {
       resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
     });
   });
@@ -44,10 +45,12 @@ async function runScript(env: Record<string, string>): Promise<{ code: number; s
 describe('infra/post-deploy.sh', () => {
   it('is what the Command runs', () => {
     expect(POST_DEPLOY_COMMAND).toBe('sh infra/post-deploy.sh');
+    expect(postDeployCommand(true)).toBe('sh infra/post-deploy.sh --seed');
+    expect(postDeployCommand(false)).toBe('sh infra/post-deploy.sh');
   });
 
   it('migrates, seeds, and prints only the status JSON, with DATABASE_URL in the environment only', async () => {
-    const run = await runScript({ AETHERLENS_SAMPLE_DATA: 'true' });
+    const run = await runScript({}, ['--seed']);
     expect(run).toMatchObject({ code: 0, stdout: '{"head":2,"pending":[]}\n', stderr: '' });
     expect(run.calls.map((c) => c.argv)).toEqual([['migrate'], ['seed'], ['status', '--json']]);
     for (const call of run.calls) {
@@ -57,18 +60,18 @@ describe('infra/post-deploy.sh', () => {
   });
 
   it('skips the seed without sample data', async () => {
-    const run = await runScript({ AETHERLENS_SAMPLE_DATA: 'false' });
+    const run = await runScript({});
     expect(run.code).toBe(0);
     expect(run.calls.map((c) => c.argv[0])).toEqual(['migrate', 'status']);
   });
 
   it("fails with the runner's own one-line message and exit code", async () => {
     const message = 'migration 002_metrics.sql failed at line 3: relation "devices" does not exist';
-    const run = await runScript({ AETHERLENS_SAMPLE_DATA: 'true', STUB_FAIL: 'migrate', STUB_MESSAGE: message, STUB_CODE: '1' });
+    const run = await runScript({ STUB_FAIL: 'migrate', STUB_MESSAGE: message, STUB_CODE: '1' }, ['--seed']);
     expect(run).toMatchObject({ code: 1, stdout: '', stderr: `${message}\n` });
     expect(run.calls.map((c) => c.argv[0])).toEqual(['migrate']);
 
-    const config = await runScript({ AETHERLENS_SAMPLE_DATA: 'true', STUB_FAIL: 'seed', STUB_MESSAGE: 'DATABASE_URL is not a postgres:// URL', STUB_CODE: '2' });
+    const config = await runScript({ STUB_FAIL: 'seed', STUB_MESSAGE: 'DATABASE_URL is not a postgres:// URL', STUB_CODE: '2' }, ['--seed']);
     expect(config).toMatchObject({ code: 2, stderr: 'DATABASE_URL is not a postgres:// URL\n' });
   });
 });

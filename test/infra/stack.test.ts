@@ -154,12 +154,11 @@ describe('the default stack (512 MB, 1 CPU, password given as a secret)', () => 
     const containerUrn = recorder.one(':Container').urn;
     expect(containerUrn).toMatch(/docker:index\/container:Container::timescaledb-container$/);
     expect(step.dependencies).toContain(containerUrn);
-    expect(step.inputs).toMatchObject({ create: 'sh infra/post-deploy.sh', dir: REPO_ROOT, addPreviousOutputInEnv: false });
+    expect(step.inputs).toMatchObject({ create: 'sh infra/post-deploy.sh --seed', dir: REPO_ROOT, addPreviousOutputInEnv: false });
     const env = step.inputs.environment as Record<string, unknown>;
     expect(isRpcSecret(env) || isRpcSecret(env.DATABASE_URL)).toBe(true);
     expect(plain(env)).toEqual({
       DATABASE_URL: `postgres://aetherlens:${encodeURIComponent(PASSWORD)}@127.0.0.1:5432/aetherlens`,
-      AETHERLENS_SAMPLE_DATA: 'true',
     });
   });
 
@@ -231,7 +230,7 @@ describe('a 2 GB, 2 CPU stack with extras', () => {
     expect(flags).not.toContain('random_page_cost=1.1');
     expect(container.ports).toEqual([{ internal: 5432, external: 15432, ip: '127.0.0.1', protocol: 'tcp' }]);
     expect(container.volumes).toContainEqual({ hostPath: '/srv/backups', containerPath: '/backups' });
-    expect(plain(recorder.one('command:local:Command').inputs.environment)).toMatchObject({ AETHERLENS_SAMPLE_DATA: 'false' });
+    expect(recorder.one('command:local:Command').inputs.create).toBe('sh infra/post-deploy.sh');
   });
 });
 

@@ -8,6 +8,7 @@ import { recordVerification, type Manifest, type Verification } from '../backup/
 import { checkAggregatesExist, checkFingerprint, checkJobs, checkMigrations, checkRefresh, restoringCheck, type CheckResult } from './checks.js';
 import { assertRestorable } from './compat.js';
 import { isBackupFault, type RestoreMode, type RestorePhase } from './pgRestore.js';
+import { carryJobStates } from './jobStates.js';
 import type { RestoreSite, ScratchCopy } from './site.js';
 import { openRestoreSite } from './targetRestore.js';
 
@@ -71,7 +72,8 @@ const throwIfAborted = (signal?: AbortSignal) => {
 };
 
 /**
- * The checks a restored copy must pass before it counts: fingerprint, migration ledger, jobs and
+ * The checks a restored copy must pass before it counts, after it was given the source's job
+ * states (carryJobStates): fingerprint, migration ledger, jobs and
  * continuous aggregates while TimescaleDB's restoring mode still holds background jobs off; then
  * post-restore, restoring mode off for new sessions, and a refresh of every continuous aggregate.
  * Returns the check results; the copy is left in post-restore state.
@@ -80,6 +82,7 @@ export async function checkCopy(copy: ScratchCopy, manifest: Manifest, refresh: 
   const checks: CheckResult[] = [];
   const session = await copy.open();
   try {
+    await carryJobStates(session.client, manifest);
     checks.push(await checkFingerprint(session.client, manifest));
     checks.push(await checkMigrations(session.client, manifest));
     checks.push(await checkJobs(session.client, manifest));
