@@ -15,7 +15,9 @@ if [ -z "${TIMESCALEDB_SOURCE:-}" ] && [ -f "$vendor/timescaledb-2.22.1.tar.gz" 
 fi
 bash scripts/install-timescaledb.sh
 
-unset AETHERLENS_DOCKER_UNAVAILABLE
+# Named DB_OPS_*, not AETHERLENS_*: the post-deploy step inherits this environment, and the CLI
+# refuses AETHERLENS_* variables it does not know.
+unset DB_OPS_DOCKER_UNAVAILABLE
 started=$(date +%s)
 image_log=$(mktemp)
 reason=""
@@ -26,13 +28,13 @@ elif ! image=$(bash scripts/build-test-image.sh 15 2.22.1 2>"$image_log"); then
 fi
 echo "$docker_log"; cat "$image_log"; rm -f "$image_log"
 if [ -z "$reason" ]; then
-  export AETHERLENS_TEST_IMAGE="${image##*$'\n'}"
-  echo "test image: $AETHERLENS_TEST_IMAGE (engine and image ready in $(( $(date +%s) - started )) s)"
+  export DB_OPS_TEST_IMAGE="${image##*$'\n'}"
+  echo "test image: $DB_OPS_TEST_IMAGE (engine and image ready in $(( $(date +%s) - started )) s)"
 elif [ "${CI:-}" = true ]; then
   echo "CI runs the Docker suites, but: $reason" >&2
   exit 1
 else
-  export AETHERLENS_DOCKER_UNAVAILABLE="$reason"
+  export DB_OPS_DOCKER_UNAVAILABLE="$reason"
 fi
 
 echo "== type check"; npx tsc --noEmit -p tsconfig.json
@@ -45,7 +47,7 @@ npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   const skipped = r.numPendingTests + r.numTodoTests;
-  const why = process.env.AETHERLENS_DOCKER_UNAVAILABLE;
+  const why = process.env.DB_OPS_DOCKER_UNAVAILABLE;
   console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped${why && skipped ? ` (Docker suites skipped: ${why})` : ""}`);
   if (r.numPassedTests === 0) { console.error("no test passed: refusing to call this green"); process.exit(1); }
 ' "$report" || status=1

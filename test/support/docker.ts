@@ -20,13 +20,13 @@ let resolved: { image?: string; reason?: string } | undefined;
 
 /**
  * The test image, or why the Docker suites cannot run. scripts/test.sh resolves both once
- * (AETHERLENS_TEST_IMAGE / AETHERLENS_DOCKER_UNAVAILABLE); a suite run on its own asks the build
+ * (DB_OPS_TEST_IMAGE / DB_OPS_DOCKER_UNAVAILABLE); a suite run on its own asks the build
  * script, which answers at once when the image for the current recipe exists.
  */
 export function testImage(): { image?: string; reason?: string } {
   if (resolved) return resolved;
-  if (process.env.AETHERLENS_DOCKER_UNAVAILABLE) return (resolved = { reason: process.env.AETHERLENS_DOCKER_UNAVAILABLE });
-  if (process.env.AETHERLENS_TEST_IMAGE) return (resolved = { image: process.env.AETHERLENS_TEST_IMAGE });
+  if (process.env.DB_OPS_DOCKER_UNAVAILABLE) return (resolved = { reason: process.env.DB_OPS_DOCKER_UNAVAILABLE });
+  if (process.env.DB_OPS_TEST_IMAGE) return (resolved = { image: process.env.DB_OPS_TEST_IMAGE });
   try {
     execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 20_000 });
   } catch {
