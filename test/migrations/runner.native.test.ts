@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startNativeCluster, nativeUnavailableReason, type NativeCluster } from '../support/nativeCluster.js';
 import { runCli } from '../support/cli.js';
 import { migrationsFixture, writeMigration } from '../support/migrationsFixture.js';
+import { APACHE_EDITION, serverTimescale } from '../support/timescale.js';
 import { connectionUrl } from '../../ops/lib/connection.js';
 import { withClient } from '../../ops/lib/pg.js';
 
@@ -14,7 +15,7 @@ const BASE = {
   '002_hyper.sql': `SELECT create_hypertable('readings', 'time', chunk_time_interval => INTERVAL '7 days');\nCREATE INDEX idx_readings_device_time ON readings (device_id, time DESC);\n`,
 };
 
-describe.skipIf(unavailable)('migration runner on a native PostgreSQL 15 + TimescaleDB (Apache edition)', () => {
+describe.skipIf(unavailable)('migration runner on a native PostgreSQL 15 + TimescaleDB', () => {
   let cluster: NativeCluster;
   let dbCounter = 0;
   beforeAll(async () => {
@@ -45,7 +46,7 @@ describe.skipIf(unavailable)('migration runner on a native PostgreSQL 15 + Times
     expect(JSON.parse(again.stdout)).toMatchObject({ head: 2, applied: [] });
     const status = JSON.parse((await runCli(['status', '--migrations-dir', dir, '--json'], { DATABASE_URL: url })).stdout);
     expect(status.migrations.map((m: { state: string }) => m.state)).toEqual(['applied', 'applied']);
-    expect(status.edition).toBe('apache');
+    expect(status.edition).toBe((await serverTimescale(cluster.info)).edition);
     expect(await tables(url)).toEqual(['devices', 'migration_history', 'readings']);
   });
 
@@ -118,18 +119,38 @@ describe.skipIf(unavailable)('migration runner on a native PostgreSQL 15 + Times
     expect(status.head).toBe(2);
   });
 
-  test('community-only migrations are refused on the Apache edition before anything changes', async () => {
+  test('community-only migrations run on the community edition', async () => {
     const dir = await migrationsFixture({
       ...BASE,
       '003_compression.sql': `-- requires: community\nALTER TABLE readings SET (timescaledb.compress);\n`,
     });
     const url = await freshDatabase();
-    const result = await runCli(['migrate', '--migrations-dir', dir], { DATABASE_URL: url });
-    expect(result.exitCode).toBe(1);
-    expect(result.stderr).toBe('error: migration 003_compression.sql needs the TimescaleDB community edition (compression, continuous aggregates, policies), but this server runs the Apache-2 edition (timescaledb.license = apache): use the timescale/timescaledb:2.22.1-pg15 image or Timescale\'s timescaledb-2-postgresql-15 package; nothing was changed');
-    expect(await tables(url)).toEqual([]);
-    const partial = await runCli(['migrate', '--migrations-dir', dir, '--to', '2'], { DATABASE_URL: url });
-    expect(partial.exitCode).toBe(0);
+    const result = await runCli(['migrate', '--migrations-dir', dir, '--json'], { DATABASE_URL: url });
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ head: 3, applied: [{ version: 1 }, { version: 2 }, { version: 3 }] });
+    const compressed = await withClient({ ...cluster.info, database: new URL(url).pathname.slice(1) }, async (c) =>
+      (await c.query(`SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'readings'`)).rows);
+    expect(compressed).toEqual([{ compression_enabled: true }]);
+  });
+
+  test('community-only migrations are refused on the Apache edition before anything changes', async () => {
+    const apache = await startNativeCluster({ settings: APACHE_EDITION });
+    try {
+      const dir = await migrationsFixture({
+        ...BASE,
+        '003_compression.sql': `-- requires: community\nALTER TABLE readings SET (timescaledb.compress);\n`,
+      });
+      const result = await runCli(['migrate', '--migrations-dir', dir], { DATABASE_URL: apache.url });
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toBe('error: migration 003_compression.sql needs the TimescaleDB community edition (compression, continuous aggregates, policies), but this server runs the Apache-2 edition (timescaledb.license = apache): use the timescale/timescaledb:2.22.1-pg15 image or Timescale\'s timescaledb-2-postgresql-15 package; nothing was changed');
+      const publicTables = () => withClient(apache.info, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`)).rows[0].n);
+      expect(await publicTables()).toBe(0);
+      const partial = await runCli(['migrate', '--migrations-dir', dir, '--to', '2'], { DATABASE_URL: apache.url });
+      expect(partial.exitCode).toBe(0);
+      expect(await publicTables()).toBe(3);
+    } finally {
+      await apache.stop();
+    }
   });
 
   test('5 concurrent migrate runs on an empty database: each file applied once, every run exits 0', async () => {
