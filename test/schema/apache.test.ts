@@ -5,14 +5,16 @@ import { execa } from 'execa';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { libpqEnv } from '../../ops/lib/connection.js';
+import { migrate } from '../../ops/lib/index.js';
 import { loadMigrations } from '../../ops/lib/migrations/files.js';
 import { connect } from '../../ops/lib/pg.js';
 import { nativeUnavailableReason, PG_BIN, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
-import { applyMigrations } from './applyMigrations.js';
+import { APACHE_EDITION } from '../support/timescale.js';
 import { sqlState } from './support.js';
 
-// 001-003 on native PostgreSQL 15 with TimescaleDB's Apache edition: plain tables and hypertables
-// only. 004-006 say `-- requires: community`; here we see why.
+// 001-003 on native PostgreSQL 15 with TimescaleDB's Apache edition (the community build with
+// timescaledb.license = apache): plain tables and hypertables only. 004-006 say
+// `-- requires: community`; here we see why.
 
 const unavailable = nativeUnavailableReason();
 
@@ -22,7 +24,7 @@ describe.skipIf(unavailable !== undefined)('schema on the Apache edition (Postgr
   const rows = async <T = Record<string, unknown>>(sql: string, values: unknown[] = []) => (await client.query(sql, values)).rows as T[];
 
   beforeAll(async () => {
-    cluster = await startNativeCluster();
+    cluster = await startNativeCluster({ settings: APACHE_EDITION });
     client = await connect(cluster.info);
     await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
   });
@@ -32,15 +34,15 @@ describe.skipIf(unavailable !== undefined)('schema on the Apache edition (Postgr
     await cluster?.stop();
   });
 
-  it('applies 001-003, each in one transaction', async () => {
+  it('applies 001-003 through the migration runner', async () => {
     expect(await rows(`SHOW timescaledb.license`)).toEqual([{ 'timescaledb.license': 'apache' }]);
-    const applied = await applyMigrations(client, { communityFeatures: false });
-    expect(applied.map((f) => f.version)).toEqual([1, 2, 3]);
+    const result = await migrate({ connection: cluster.info, to: 3 });
+    expect(result.applied.map((f) => f.version)).toEqual([1, 2, 3]);
   });
 
   it('has the tables, both hypertables with 7-day chunks, and the 25 indexes of 001-003, all valid', async () => {
     const tables = await rows<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`);
-    expect(tables.map((r) => r.t)).toEqual(['alerts', 'api_tokens', 'cost_calculations', 'devices', 'metrics', 'plugins', 'rate_schedules', 'users']);
+    expect(tables.map((r) => r.t)).toEqual(['alerts', 'api_tokens', 'cost_calculations', 'devices', 'metrics', 'migration_history', 'plugins', 'rate_schedules', 'users']);
     expect(await rows(`SELECT hypertable_name AS h, time_interval::text AS i FROM timescaledb_information.dimensions ORDER BY 1`)).toEqual([
       { h: 'cost_calculations', i: '7 days' },
       { h: 'metrics', i: '7 days' },

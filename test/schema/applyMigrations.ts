@@ -2,9 +2,11 @@ import type pg from 'pg';
 import { loadMigrations, type MigrationFile } from '../../ops/lib/migrations/files.js';
 
 /**
- * Test-only stand-in for the migration runner: applies migrations/versions in order, each file as
- * one query inside BEGIN/COMMIT (files marked `-- transaction: none` are sent bare). No ledger, no
- * locks, no statement splitting: the real runner (`migrate()`) replaces this once it exists.
+ * Test-only stand-in for the migration runner, for the embedded engine opened by openTestEngine():
+ * its one session belongs to the test's client, and the runner would open sessions of its own.
+ * Applies migrations/versions in order, each file as one query inside BEGIN/COMMIT (files marked
+ * `-- transaction: none` are sent bare). No ledger, no locks, no statement splitting. Native
+ * suites use the runner itself (`migrate()`).
  */
 export async function applyMigrations(
   client: pg.Client,

@@ -1,17 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../ops/lib/seed/password.js';
-import { applyMigrations } from './applyMigrations.js';
-import { asRole, openTestEngine, sqlState, type TestEngine } from './support.js';
+import { nativeUnavailableReason } from '../support/nativeCluster.js';
+import { asRole, openMigratedServer, sqlState, type TestServer } from './support.js';
 
-// The whole schema (001-006) on the embedded engine: TimescaleDB community edition, PostgreSQL 17.
-// Each file runs inside BEGIN ... COMMIT (applyMigrations), which is itself the proof that none
-// needs `-- transaction: none`: continuous aggregates are created WITH NO DATA.
+// The whole schema (001-006) on native PostgreSQL 15 with TimescaleDB's community edition, applied
+// by the migration runner as `aetherlens-db migrate` does: each file in one transaction, which is
+// itself the proof that none needs `-- transaction: none` (continuous aggregates are created
+// WITH NO DATA).
 
-let t: TestEngine;
+const unavailable = nativeUnavailableReason();
+let t: TestServer;
 
 beforeAll(async () => {
-  t = await openTestEngine();
-  await applyMigrations(t.client);
+  if (!unavailable) t = await openMigratedServer();
 });
 
 afterAll(async () => {
@@ -20,10 +21,10 @@ afterAll(async () => {
 
 const rows = async <T = Record<string, unknown>>(sql: string, values: unknown[] = []) => (await t.client.query(sql, values)).rows as T[];
 
-describe('schema on the community edition', () => {
-  it('has the six core tables and the two hypertables (migration_history is the runner’s)', async () => {
+describe.skipIf(unavailable)('schema on the community edition', () => {
+  it('has the core tables, the runner’s migration_history and the two hypertables', async () => {
     const tables = await rows<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`);
-    expect(tables.map((r) => r.t)).toEqual(['alerts', 'api_tokens', 'cost_calculations', 'devices', 'metrics', 'plugins', 'rate_schedules', 'users']);
+    expect(tables.map((r) => r.t)).toEqual(['alerts', 'api_tokens', 'cost_calculations', 'devices', 'metrics', 'migration_history', 'plugins', 'rate_schedules', 'users']);
     const dims = await rows(`SELECT hypertable_name, column_name, time_interval::text AS chunk FROM timescaledb_information.dimensions WHERE hypertable_schema = 'public' ORDER BY 1`);
     expect(dims).toEqual([
       { hypertable_name: 'cost_calculations', column_name: 'time', chunk: '7 days' },
@@ -85,7 +86,7 @@ describe('schema on the community edition', () => {
                      (j.config - 'hypertable_id' - 'mat_hypertable_id')::text) AS job
        FROM timescaledb_information.jobs j
        LEFT JOIN timescaledb_information.continuous_aggregates c ON j.hypertable_name IN (c.view_name, c.materialization_hypertable_name)
-       WHERE proc_name LIKE 'policy_%' AND proc_name <> 'policy_job_stat_history_retention' ORDER BY 1`,
+       WHERE j.job_id >= 1000 ORDER BY 1`, // below 1000: the extension's own jobs (telemetry, job history)
     );
     expect(jobs.map((j) => j.job)).toMatchInlineSnapshot(`
       [
@@ -129,19 +130,26 @@ describe('schema on the community edition', () => {
     ]);
   });
 
-  it('applies 004-006 a second time without error or duplicate jobs (if_not_exists)', async () => {
+  it('applies 004-006 a second time without error or duplicate jobs (if_not_exists), where TimescaleDB allows it', async () => {
     const before = await rows<{ n: string }>('SELECT count(*) AS n FROM timescaledb_information.jobs');
+    // TimescaleDB 2.22 refuses a second refresh policy on a hierarchical continuous aggregate even
+    // with if_not_exists (its #8707, fixed in 2.23.1 by #8879): 004 cannot run twice there.
+    const { version } = (await rows<{ version: string }>(`SELECT extversion AS version FROM pg_extension WHERE extname = 'timescaledb'`))[0]!;
+    const [major, minor, patch] = version.split('.').map(Number) as [number, number, number];
+    const refusesHierarchical = major * 10_000 + minor * 100 + patch < 2_23_01;
     const { loadMigrations } = await import('../../ops/lib/migrations/files.js');
     for (const file of (await loadMigrations()).filter((f) => f.version >= 4)) {
       await t.client.query('BEGIN');
-      await t.client.query(file.sql);
-      await t.client.query('COMMIT');
+      const error = await t.client.query(file.sql).then(() => undefined, (e: Error) => e);
+      await t.client.query(error ? 'ROLLBACK' : 'COMMIT');
+      if (file.version === 4 && refusesHierarchical) expect(error?.message).toBe('multiple refresh policies are not supported for hierarchical continuous aggregates');
+      else expect(error, file.fileName).toBeUndefined();
     }
     expect(await rows('SELECT count(*) AS n FROM timescaledb_information.jobs')).toEqual(before);
   });
 });
 
-describe('integrity rules', () => {
+describe.skipIf(unavailable)('integrity rules', () => {
   it('stores only strong password hashes', async () => {
     const insert = (hash: string) => sqlState(t.client, `INSERT INTO users (username, password_hash) VALUES ('someone', $1)`, [hash]);
     expect(await insert(await hashPassword('correct horse battery staple'))).toBe('ok');
@@ -203,7 +211,7 @@ describe('integrity rules', () => {
   });
 });
 
-describe('roles', () => {
+describe.skipIf(unavailable)('roles', () => {
   it('are NOLOGIN group roles', async () => {
     expect(await rows(`SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname LIKE 'aetherlens\\_%' ORDER BY 1`)).toEqual(
       ['aetherlens_app', 'aetherlens_backup', 'aetherlens_readonly'].map((rolname) => ({ rolname, rolcanlogin: false, rolsuper: false, rolcreaterole: false, rolcreatedb: false })),

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { openEmbeddedEngine, type EmbeddedEngine } from '../../ops/lib/embedded/engine.js';
+import { migrate } from '../../ops/lib/index.js';
 import { connect } from '../../ops/lib/pg.js';
+import { startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
 
 /** One embedded engine per test file, in a throwaway directory, with one client (its only connection). */
 export interface TestEngine {
@@ -26,6 +28,32 @@ export async function openTestEngine(): Promise<TestEngine> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A native cluster (the community edition) migrated to the head by the real runner, and one superuser client. */
+export interface TestServer {
+  cluster: NativeCluster;
+  client: pg.Client;
+  close(): Promise<void>;
+}
+
+export async function openMigratedServer(): Promise<TestServer> {
+  const cluster = await startNativeCluster();
+  try {
+    await migrate({ connection: cluster.info });
+    const client = await connect(cluster.info);
+    return {
+      cluster,
+      client,
+      async close() {
+        await client.end().catch(() => {});
+        await cluster.stop();
+      },
+    };
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
 }
 
 /** Runs `fn` as another role on the same session, always switching back. */

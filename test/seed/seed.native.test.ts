@@ -3,13 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpsError } from '../../ops/lib/errors.js';
 import { memoryLogger, silentLogger } from '../../ops/lib/logger.js';
 import { connect } from '../../ops/lib/pg.js';
+import { migrate } from '../../ops/lib/index.js';
 import { seed } from '../../ops/lib/seed/index.js';
 import { nativeUnavailableReason, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
-import { applyMigrations } from '../schema/applyMigrations.js';
+import { stopJobScheduler } from '../support/timescale.js';
 import { seedChecksums } from './checksum.js';
 
-// The same seed on native PostgreSQL 15 (Apache edition, 001-003): COPY FROM STDIN through
-// pg-copy-streams, and byte-for-byte the rows the embedded engine gets.
+// The same seed on native PostgreSQL 15 (community edition, 001-006 by the migration runner):
+// COPY FROM STDIN through pg-copy-streams, continuous aggregates refreshed over the seeded window,
+// and byte-for-byte the rows the embedded engine gets. The dates are pinned in 2024, older than
+// the retention policies keep: the job scheduler is stopped so they stay.
 
 const NOW = Date.parse('2024-07-15T10:37:00Z');
 
@@ -19,9 +22,9 @@ describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native Postgre
 
   beforeAll(async () => {
     cluster = await startNativeCluster();
+    await migrate({ connection: cluster.info });
     client = await connect(cluster.info);
-    await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
-    await applyMigrations(client, { communityFeatures: false });
+    await stopJobScheduler(client);
   });
 
   afterAll(async () => {
@@ -43,12 +46,13 @@ describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native Postgre
   it('loads the sample through COPY, with the admin password given, and the same rows as the embedded engine', async () => {
     const summary = await seed(cluster.info, { now: NOW, adminPassword: 'a fine admin password' }, memoryLogger());
     // Given a connection, the loader writes on two sessions; the embedded suite writes on one.
-    expect(summary).toMatchObject({ method: 'copy', sessions: 2, metricsRows: 6048, costRows: 338, writtenRows: 6048, refreshedAggregates: [] });
+    expect(summary).toMatchObject({ method: 'copy', sessions: 2, metricsRows: 6048, costRows: 338, writtenRows: 6048, refreshedAggregates: ['metrics_hourly', 'metrics_daily', 'cost_hourly', 'cost_daily'] });
     expect(summary.adminPassword).toBeUndefined();
     const sums = await seedChecksums(client);
     // Identical to test/seed/seed.embedded.test.ts: PostgreSQL 15 vs 17, COPY vs INSERT.
     expect(sums.metrics).toBe('6048 2195322 18294098 7308819 1891926 251985 36287883 944488 7071be79652f466b9901b16acb2809f9');
     expect(sums.cost).toBe('338 2.378904 5388100 cbebdd986140b0222dcaf54290ba01e1');
+    expect(sums.hourly).toBe('507 18294098');
   });
 
   it('is idempotent over COPY too', async () => {
