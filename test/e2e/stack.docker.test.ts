@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseMigrationHead } from '../../infra/postDeploy.js';
 import { tuningFor } from '../../infra/tuning.js';
 import { parseDatabaseUrl } from '../../ops/lib/connection.js';
+import { compareFingerprints, pgSqlClient, readManifest, takeFingerprint } from '../../ops/lib/index.js';
 import { withClient } from '../../ops/lib/pg.js';
 import { readStatusFile } from '../../ops/lib/scheduler/status.js';
 import { runCli } from '../support/cli.js';
@@ -139,6 +140,9 @@ describeDocker('the deployed stack on a real Docker engine', () => {
     }));
     expect(after.metrics).toEqual(before);
     expect(after.changed).toBe(0);
+    // Exactly the backup: the live database's fingerprint equals the one taken with the dump.
+    const manifest = await readManifest(join(backupDir, id));
+    expect(compareFingerprints(manifest.fingerprint, await withClient(db(), (c) => takeFingerprint(pgSqlClient(c))))).toEqual([]);
     // The privacy promise survives the restore: telemetry stays off.
     expect(after.telemetry).toEqual([{ scheduled: false }]);
     expect(after.kept).toHaveLength(1);
