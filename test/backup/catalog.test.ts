@@ -16,7 +16,7 @@ function manifest(id: string, createdAt: string, bytes = 5): Manifest {
     id,
     createdAt,
     target: { kind: 'server', label: 'postgres://postgres:***@127.0.0.1:5432/aetherlens', database: 'aetherlens' },
-    versions: { server: '15.20', pgDump: '15.20', pgDumpAt: '/usr/bin/pg_dump', timescaledb: '2.19.3', edition: 'apache', aetherlensDb: '0.1.0' },
+    versions: { server: '15.20', pgDump: '15.20', pgDumpAt: '/usr/bin/pg_dump', timescaledb: '2.22.1', edition: 'timescale', aetherlensDb: '0.1.0' },
     migrationHead: 6,
     dump: { file: 'aetherlens.dump', format: 'custom', compression: 'gzip level 1', bytes, sha256: 'a'.repeat(64) },
     durationSeconds: 1,

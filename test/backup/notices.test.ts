@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { classifyDumpStderr } from '../../ops/lib/index.js';
 
-// Exactly what pg_dump 15 prints for a TimescaleDB 2.19 database (captured from the native cluster).
+// Exactly what pg_dump 15 prints for a TimescaleDB database (captured from the native cluster, the
+// same for 2.19 and 2.22.1).
 const TIMESCALE_STDERR = ['hypertable', 'chunk', 'continuous_agg'].map((table) => [
   'pg_dump: warning: there are circular foreign-key constraints on this table:',
   `pg_dump: detail: ${table}`,

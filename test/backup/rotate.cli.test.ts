@@ -58,7 +58,7 @@ describe('rotate and backups on a 60-day catalog (the real CLI)', () => {
     expect(listed.exitCode).toBe(0);
     const lines = listed.stdout.split('\n');
     expect(lines).toHaveLength(1 + SIXTY_DAYS_KEPT_BY_DEFAULT.length + 1);
-    expect(lines[1]).toMatch(/^20260301T020000Z-aetherlens {2}2026-03-01 02:00:00 {2}\d+d( \d+h)?\s+5 B\s+15\.20\s+15\.20\s+2\.19\.3\s+6\s+no$/);
+    expect(lines[1]).toMatch(/^20260301T020000Z-aetherlens {2}2026-03-01 02:00:00 {2}\d+d( \d+h)?\s+5 B\s+15\.20\s+15\.20\s+2\.22\.1\s+6\s+no$/);
     expect(lines[3]).toMatch(/^20260226T020000Z-aetherlens {2}2026-02-26 02:00:00 .* passed 2026-02-26 03:00:00$/);
     expect(lines.at(-1)).toMatch(new RegExp(`^${SIXTY_DAYS_KEPT_BY_DEFAULT.length} backups in ${dir}, 10 verified \\(newest verified: 20260226T020000Z-aetherlens, \\d+d( \\d+h)? old\\)$`));
 

@@ -3,7 +3,7 @@ import { assertRestorable } from '../../ops/lib/restore/compat.js';
 import type { SiteFacts } from '../../ops/lib/restore/site.js';
 import { fakeManifest } from './support.js';
 
-const server: SiteFacts = { serverVersion: '15.20', serverMajor: 15, timescaleVersions: ['2.19.3'], edition: 'apache', dumpFormat: 'custom', where: 'the server at postgres://postgres@db:5432/postgres', restoreMajor: 15 };
+const server: SiteFacts = { serverVersion: '15.20', serverMajor: 15, timescaleVersions: ['2.22.1'], edition: 'timescale', dumpFormat: 'custom', where: 'the server at postgres://postgres@db:5432/postgres', restoreMajor: 15 };
 const embedded: SiteFacts = { serverVersion: '17.5', serverMajor: 17, timescaleVersions: ['2.23.0-dev'], edition: 'timescale', dumpFormat: 'sql-gzip', where: 'the embedded engine of this aetherlens-db' };
 const id = '20261120T020000Z-aetherlens';
 const base = fakeManifest({ id, createdAt: '2026-11-20T02:00:00.000Z' });
@@ -24,16 +24,16 @@ describe('whether a site can restore a backup', () => {
 
   test('another TimescaleDB version on the server: says which to run and how to upgrade after', () => {
     const m = { ...base, versions: { ...base.versions, timescaledb: '2.18.0' } };
-    expect(message(() => assertRestorable(m, server))).toBe(`backup ${id} was taken with TimescaleDB 2.18.0, but the server at postgres://postgres@db:5432/postgres offers TimescaleDB 2.19.3: restore it on a server that has TimescaleDB 2.18.0 (e.g. the timescale/timescaledb:2.18.0-pg15 image or the timescaledb-2-postgresql-15=2.18.0* package), then upgrade there with ALTER EXTENSION timescaledb UPDATE as the first command of a new psql -X session; nothing was changed`);
+    expect(message(() => assertRestorable(m, server))).toBe(`backup ${id} was taken with TimescaleDB 2.18.0, but the server at postgres://postgres@db:5432/postgres offers TimescaleDB 2.22.1: restore it on a server that has TimescaleDB 2.18.0 (e.g. the timescale/timescaledb:2.18.0-pg15 image or the timescaledb-2-postgresql-15=2.18.0* package), then upgrade there with ALTER EXTENSION timescaledb UPDATE as the first command of a new psql -X session; nothing was changed`);
   });
 
   test('the server offers several versions: the dump\'s is enough', () => {
     const m = { ...base, versions: { ...base.versions, timescaledb: '2.18.0' } };
-    expect(message(() => assertRestorable(m, { ...server, timescaleVersions: ['2.18.0', '2.19.3'] }))).toBeUndefined();
+    expect(message(() => assertRestorable(m, { ...server, timescaleVersions: ['2.18.0', '2.22.1'] }))).toBeUndefined();
   });
 
   test('no TimescaleDB at all on the server', () => {
-    expect(message(() => assertRestorable(base, { ...server, timescaleVersions: [] }))).toMatch(/offers no TimescaleDB at all: restore it on a server that has TimescaleDB 2\.19\.3/);
+    expect(message(() => assertRestorable(base, { ...server, timescaleVersions: [] }))).toMatch(/offers no TimescaleDB at all: restore it on a server that has TimescaleDB 2\.22\.1/);
   });
 
   test('embedded: the engine\'s version is fixed, so the aetherlens-db that took it is named', () => {
@@ -56,7 +56,7 @@ describe('whether a site can restore a backup', () => {
   });
 
   test('community features onto the Apache edition', () => {
-    const m = { ...base, versions: { ...base.versions, edition: 'timescale' }, fingerprint: { ...base.fingerprint, continuousAggregates: { metrics_hourly: { materializedOnly: false, materializedRows: 10 } } } };
-    expect(message(() => assertRestorable(m, server))).toBe(`backup ${id} uses continuous aggregates or policies of TimescaleDB's community edition, but the server at postgres://postgres@db:5432/postgres runs the Apache-2 edition: restore it on a server with the community edition (the timescale/timescaledb images); nothing was changed`);
+    const m = { ...base, fingerprint: { ...base.fingerprint, continuousAggregates: { metrics_hourly: { materializedOnly: false, materializedRows: 10 } } } };
+    expect(message(() => assertRestorable(m, { ...server, edition: 'apache' }))).toBe(`backup ${id} uses continuous aggregates or policies of TimescaleDB's community edition, but the server at postgres://postgres@db:5432/postgres runs the Apache-2 edition: restore it on a server with the community edition (the timescale/timescaledb images); nothing was changed`);
   });
 });

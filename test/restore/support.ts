@@ -12,13 +12,13 @@ export function fakeManifest(overrides: Partial<Manifest> & { id: string; create
   return {
     format: 1,
     target: { kind: 'server', label: 'postgres://postgres@127.0.0.1:5432/aetherlens', database: 'aetherlens' },
-    versions: { server: '15.20', pgDump: '15.20', pgDumpAt: '/usr/lib/postgresql/15/bin/pg_dump', timescaledb: '2.19.3', edition: 'apache', aetherlensDb: '0.1.0' },
+    versions: { server: '15.20', pgDump: '15.20', pgDumpAt: '/usr/lib/postgresql/15/bin/pg_dump', timescaledb: '2.22.1', edition: 'timescale', aetherlensDb: '0.1.0' },
     migrationHead: 3,
     dump: { file: 'aetherlens.dump', format: 'custom', compression: 'gzip level 1', bytes: 4, sha256: 'x' },
     durationSeconds: 1,
     timings: { dump: 1, fingerprint: 0.1, checksum: 0 },
     notices: {},
-    fingerprint: { format: 1, extensions: { timescaledb: '2.19.3' }, tables: { devices: { rows: 3, hash: '1' } }, hypertables: { metrics: { timeColumn: 'time', chunks: { _hyper_1_1_chunk: { rows: 10, minTime: null, maxTime: null, sums: {} } } } }, continuousAggregates: {}, jobs: {}, newestData: null },
+    fingerprint: { format: 1, extensions: { timescaledb: '2.22.1' }, tables: { devices: { rows: 3, hash: '1' } }, hypertables: { metrics: { timeColumn: 'time', chunks: { _hyper_1_1_chunk: { rows: 10, minTime: null, maxTime: null, sums: {} } } } }, continuousAggregates: {}, jobs: {}, newestData: null },
     verification: null,
     ...overrides,
   };
