@@ -45,8 +45,10 @@ export interface ExternalRow {
 }
 
 /**
- * Handed to benchBackup/benchRestore: a native PostgreSQL 15 + TimescaleDB (Apache edition)
- * server with the benchmark dataset loaded, tuned like a 512 MB container. Both benches measure
+ * Handed to benchBackup/benchRestore: a native PostgreSQL 15 + TimescaleDB server (versions and
+ * edition as the table's header reads them) with the benchmark dataset loaded, tuned like a 512 MB
+ * container; on the community edition migrated to the head, its continuous aggregates materialized
+ * and the chunks older than 7 days compressed by the policy. Both benches measure
  * this server and its dataset (a cluster and rows of their own only when run standalone) and
  * leave the dataset's database as it was: their restores go into scratch databases they drop.
  */

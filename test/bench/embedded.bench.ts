@@ -1,24 +1,25 @@
 /**
- * The embedded engine (PGlite + TimescaleDB community edition), for what the Apache-edition native
- * server here cannot do: migrate to the real head, continuous aggregates, compression. Its
- * dataset is set by scale.ts and named in every row.
+ * The embedded engine (PGlite + TimescaleDB, `aetherlens-db local`): its start-up, migrate to the
+ * head, the continuous aggregates and compression, the same figures the native phase takes on a
+ * community-edition server. Its versions and edition are read from the engine; its dataset is set
+ * by scale.ts and named in every row.
  */
 import { join } from 'node:path';
-import { openEmbeddedEngine, type Logger } from '../../ops/lib/index.js';
-import { connect } from '../../ops/lib/pg.js';
+import { ENGINE_ID, openEmbeddedEngine, type Logger } from '../../ops/lib/index.js';
+import { connect, withClient } from '../../ops/lib/pg.js';
 import { PG_BIN } from '../support/nativeCluster.js';
 import { onInterrupt } from './cleanup.js';
-import { compressByPolicy } from './compression.js';
+import { compressByPolicy, compressionRows } from './compression.js';
 import type { BenchRow } from './context.js';
 import { seedDataset } from './ingest.bench.js';
 import { latencyRows, timeQueries } from './latency.js';
 import { applicableMigrations, psqlApply, runnerApply } from './migrate.bench.js';
 import { describeSize, type BenchScale } from './scale.js';
-import { mb, perSecond, seconds, times } from './stats.js';
+import { describeServer, readServer, timescaleLabel } from './server.js';
+import { perSecond, seconds, times } from './stats.js';
 
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-
-export async function benchEmbedded(scale: BenchScale, tmpDir: string, logger: Logger): Promise<BenchRow[]> {
+/** Runs the embedded phase; `onServer` gets the engine's description as soon as it is read. */
+export async function benchEmbedded(scale: BenchScale, tmpDir: string, logger: Logger, onServer: (description: string) => void): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const files = await applicableMigrations(true);
   const head = files[files.length - 1]!.version;
@@ -38,6 +39,10 @@ export async function benchEmbedded(scale: BenchScale, tmpDir: string, logger: L
   const bootSeconds = (performance.now() - opened) / 1000;
   const forget = onInterrupt(() => engine.close());
   try {
+    // One session at a time on this engine: no probe session, the extension exists once it opens.
+    const server = await withClient(engine.info, (c) => readServer(c));
+    onServer(`PGlite ${ENGINE_ID.split('@').pop()}, ${describeServer(server)}`);
+    const edition = timescaleLabel(server);
     rows.push({
       figure: 'start-up: embedded engine, new data directory',
       ours: seconds(bootSeconds),
@@ -51,7 +56,7 @@ export async function benchEmbedded(scale: BenchScale, tmpDir: string, logger: L
     logger.info('embedded: migrate to head');
     const migrateSeconds = await runnerApply(engine.info, head);
     rows.push({
-      figure: `migrate: empty → head ${String(head).padStart(3, '0')} (embedded, community)`,
+      figure: `migrate: empty → head ${String(head).padStart(3, '0')} (embedded, ${edition})`,
       ours: seconds(migrateSeconds),
       baseline: `${seconds(psqlSeconds)} psql`,
       ratio: `${times(migrateSeconds / psqlSeconds)} psql's time`,
@@ -73,25 +78,12 @@ export async function benchEmbedded(scale: BenchScale, tmpDir: string, logger: L
       note: `${dataset} in ${seconds(seedSeconds)}, method ${summary.method} (the embedded wire server takes no COPY FROM STDIN), including the cost rows and the refresh of ${summary.refreshedAggregates.length} continuous aggregates`,
     });
 
-    const compression = await compressByPolicy(engine.info, ['metrics', 'cost_calculations'], logger);
-    for (const c of compression) {
-      const saved = 1 - c.chunkBytesAfter / c.chunkBytesBefore;
-      const tableSaved = 1 - c.tableBytesAfter / c.tableBytesBefore;
-      rows.push({
-        figure: `compression: ${c.table}, chunks the policy compressed`,
-        ours: mb(c.chunkBytesAfter),
-        baseline: `${mb(c.chunkBytesBefore)} before`,
-        ratio: `${pct(saved)} saved`,
-        target: c.table === 'metrics' ? 'spec > 70%; goal ≥ 90%' : 'spec > 70%',
-        verdict: saved > 0.7 && (c.table !== 'metrics' || saved >= 0.9) ? 'met' : 'missed',
-        note: `embedded, ${dataset}; ${c.chunks} of ${c.chunksTotal} chunks compressed by CALL run_job (${seconds(c.jobSeconds)}); whole table incl. the uncompressed newest chunks ${mb(c.tableBytesBefore)} → ${mb(c.tableBytesAfter)} (${pct(tableSaved)} saved)`,
-      });
-    }
+    rows.push(...compressionRows(await compressByPolicy(engine.info, ['metrics', 'cost_calculations'], logger, 'embedded'), `embedded (${edition}), ${dataset}`));
 
     const client = await connect(engine.info);
     try {
       const timings = await timeQueries(client, { caggs: true, runs: scale.runs, warmup: scale.warmup, slowRuns: scale.slowRuns }, logger, 'embedded');
-      rows.push(...latencyRows(timings, 'embedded', `embedded (community, compressed), ${dataset}`));
+      rows.push(...latencyRows(timings, 'embedded', `embedded (${edition}, chunks older than 7 days compressed), ${dataset}`));
     } finally {
       await client.end().catch(() => {});
     }

@@ -3,8 +3,8 @@
  * Ours: the library's migrate() (edition and drift checks, parsing every file, the advisory lock,
  * the ledger, one transaction per file). Baseline: `psql -X -1 -v ON_ERROR_STOP=1 -f 001 … -f 00N`
  * on the same files: one session, one transaction, no checks and no ledger.
- * On the native server (Apache edition) the head is the last file before the first one that
- * requires the community edition; on the embedded engine it is the real head.
+ * The head is the real one (006) on the community edition; on an Apache-edition server it is the
+ * last file before the first one that requires the community edition.
  */
 import { join } from 'node:path';
 import { loadMigrations, migrate, type ConnectionInfo } from '../../ops/lib/index.js';
@@ -49,10 +49,11 @@ export async function runnerApply(connection: ConnectionInfo, to: number): Promi
 
 /**
  * Native server: `runs` rounds, each migrating one fresh database with the runner and another with
- * psql (alternating, so both see the same machine). Databases are dropped afterwards.
+ * psql (alternating, so both see the same machine), as far as the server's edition allows.
+ * Databases are dropped afterwards.
  */
-export async function benchMigrateNative(pgBin: string, admin: ConnectionInfo, createDb: (name: string) => Promise<void>, dropDb: (name: string) => Promise<void>, runs: number): Promise<MigrateTiming> {
-  const files = await applicableMigrations(false);
+export async function benchMigrateNative(pgBin: string, admin: ConnectionInfo, community: boolean, createDb: (name: string) => Promise<void>, dropDb: (name: string) => Promise<void>, runs: number): Promise<MigrateTiming> {
+  const files = await applicableMigrations(community);
   const head = files[files.length - 1]!.version;
   const ours: number[] = [];
   const baseline: number[] = [];

@@ -115,15 +115,20 @@ async function main(): Promise<number> {
   const loadBefore = loadAverage();
   const facts: string[] = [];
   const rows: BenchRow[] = [];
+  // What each server says it is, for the header; a phase fills its entry once it has read it.
+  const servers: Record<'native' | 'embedded', string> = { native: 'not read (the phase stopped before)', embedded: 'not read (the phase stopped before)' };
   let failed = false;
   try {
     logger.info(`bench: scale ${scale.name}, scratch in ${tmpRoot}`);
-    const phases: [string, () => Promise<BenchRow[]>][] = [
-      ['native', () => benchNative(scale, tmpRoot, logger, (base) => externalBenches(base, tmpRoot, facts))],
-      ['embedded', () => benchEmbedded(scale, tmpRoot, logger)],
+    const phases: ['native' | 'embedded', () => Promise<BenchRow[]>][] = [
+      ['native', () => benchNative(scale, tmpRoot, logger, (base) => externalBenches(base, tmpRoot, facts), (d) => (servers.native = d))],
+      ['embedded', () => benchEmbedded(scale, tmpRoot, logger, (d) => (servers.embedded = d))],
     ];
     for (const [name, phase] of phases) {
-      if (only && only !== name) continue;
+      if (only && only !== name) {
+        servers[name] = `not run (BENCH_ONLY=${only})`;
+        continue;
+      }
       try {
         rows.push(...(await phase()));
       } catch (error) {
@@ -141,7 +146,7 @@ async function main(): Promise<number> {
   const header = [
     `AetherLens DB benchmarks, ${new Date().toISOString()}, scale ${scale.name}, ${minutes.toFixed(1)} min`,
     `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GB; load average ${loadBefore} at start, ${loadAverage()} at end (other work on the machine slows every figure)`,
-    `native: PostgreSQL 15 + TimescaleDB 2.19 (Apache edition); embedded: PGlite (PostgreSQL 17) + TimescaleDB 2.23 (community edition); node ${process.version}`,
+    `native: ${servers.native}; embedded: ${servers.embedded}; node ${process.version}`,
   ];
   process.stdout.write(`${header.join('\n')}\n\n${renderTable(rows)}\n\n${verdictSummary(rows)}\n${facts.map((f) => `${f}\n`).join('')}`);
   if (process.env.BENCH_JSON) await writeFile(process.env.BENCH_JSON, `${JSON.stringify({ date: new Date().toISOString(), scale: scale.name, header, rows }, null, 2)}\n`);
