@@ -8,12 +8,12 @@ import { connect, quoteIdent, withClient } from '../../ops/lib/pg.js';
 import { execa } from 'execa';
 import { CLI, runCli } from '../support/cli.js';
 import { nativeUnavailableReason, PG_BIN, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
-import { databases, fingerprintOf, seededServerDatabase } from './support.js';
+import { addReadings, databases, fingerprintOf, seededServerDatabase } from './support.js';
 
 const unavailable = nativeUnavailableReason();
 if (unavailable) console.warn(`skipping native restore tests: ${unavailable}`);
 
-/** Migrate, seed, backup, drill, change data, restore, compare, roll back: on a real server. */
+/** Migrate (community edition), seed, backup, drill, change data, restore, compare, roll back: on a real server. */
 describe.skipIf(unavailable)('restore round trip on a native server', () => {
   let cluster: NativeCluster;
   let dir: string;
@@ -28,6 +28,10 @@ describe.skipIf(unavailable)('restore round trip on a native server', () => {
     dir = await mkdtemp(join(tmpdir(), 'aetherlens-restore-rt-'));
     env = { DATABASE_URL: cluster.url, AETHERLENS_BACKUP_DIR: dir, PG_BIN_DIR: PG_BIN };
     await seededServerDatabase(cluster.info);
+    // Readings a month old, compressed as the compression policy would: the backup carries
+    // compressed chunks, continuous aggregates with rows and the policy jobs.
+    await addReadings(cluster.info, 30_000);
+    await withClient(cluster.info, (c) => c.query(`SELECT compress_chunk(c) FROM show_chunks('metrics', older_than => interval '7 days') c`));
   });
   afterAll(async () => {
     await cluster?.stop();
@@ -53,8 +57,17 @@ describe.skipIf(unavailable)('restore round trip on a native server', () => {
       '  ok    restoring mode       ',
       '  ok    refresh              ',
     ]);
-    expect(lines[2]).toBe('  ok    fingerprint           7 tables and 2 hypertables (1 chunks) match the backup'.replace('(1 chunks)', lines[2]!.match(/\(\d+ chunks\)/)![0]));
-    expect(lines[3]).toBe('  ok    migrations            migration head 3, as in the backup');
+    // Something to check: the four aggregates hold rows (their materialization hypertables are
+    // the four beyond metrics and cost_calculations), and the twelve policies are jobs.
+    const { continuousAggregates, jobs } = first.fingerprint;
+    expect(Object.keys(continuousAggregates).sort()).toEqual(['cost_daily', 'cost_hourly', 'metrics_daily', 'metrics_hourly']);
+    expect(Object.values(continuousAggregates).every((a) => a.materializedRows > 0)).toBe(true);
+    expect(Object.values(jobs).filter((j) => j.relation !== null)).toHaveLength(12);
+    expect(lines[2]).toMatch(/^ {2}ok {4}fingerprint {11}7 tables and 6 hypertables \(\d+ chunks\) match the backup$/);
+    expect(lines[3]).toBe('  ok    migrations            migration head 6, as in the backup');
+    expect(lines[4]).toBe(`  ok    jobs                  ${Object.keys(jobs).length} jobs present and scheduled`);
+    expect(lines[5]).toBe('  ok    continuous aggregates 4 present');
+    expect(lines[7]).toMatch(/^ {2}ok {4}refresh {15}4 refreshed completely in \d+\.\d s$/);
     expect(lines[8]).toMatch(/^RTO: restored in \d+\.\d s \(the whole drill took \d+\.\d s\)$/);
     expect(lines[9]).toMatch(/^RPO: the backup is \d+s old; its newest data was .+ old when it was taken$/);
 
@@ -120,6 +133,9 @@ describe.skipIf(unavailable)('restore round trip on a native server', () => {
     expect(r.stderr).toMatch(/\n {2}devices\s+3\s+3\n/);
 
     expect(compareFingerprints(first.fingerprint, await fingerprintOf(cluster.info))).toEqual([]);
+    const compressed = await withClient(cluster.info, async (c) => (await c.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM timescaledb_information.chunks WHERE hypertable_name = 'metrics' AND is_compressed`)).rows[0]!.n);
+    expect(compressed).toBeGreaterThan(0);
     expect(compareFingerprints(changed, await fingerprintOf(cluster.info, report.swap.previous))).toEqual([]);
     const settingsAfter = await withClient(cluster.info, async (c) => (await c.query(dbSettings)).rows[0], 'postgres');
     expect(settingsAfter).toEqual(settingsBefore);

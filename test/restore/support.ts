@@ -37,9 +37,12 @@ export async function writeFakeBackup(dir: string, manifest: Manifest): Promise<
 
 export const ADMIN_PASSWORD = 'restore-tests-admin-password-1';
 
-/** The core schema (001-003, the Apache edition's part) and a few days of seeded readings. */
+/**
+ * The whole schema (001-006: hypertables, continuous aggregates, compression and policy jobs) and a
+ * few days of seeded readings, which the seeder also materializes into the aggregates.
+ */
 export async function seededServerDatabase(info: ConnectionInfo, options: { days?: number; extraRows?: number } = {}): Promise<void> {
-  await migrate({ connection: info, to: 3 });
+  await migrate({ connection: info });
   await seed(info, { days: options.days ?? 3, interval: '5m', seed: 7, adminPassword: ADMIN_PASSWORD }, silentLogger);
   if (options.extraRows) await addReadings(info, options.extraRows);
 }
