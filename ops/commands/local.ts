@@ -15,12 +15,17 @@ function parsePort(value: string): number {
 }
 
 const serve = new Command('serve')
-  .description('keep the embedded database up on 127.0.0.1, for psql and the other commands')
+  .description('keep the embedded database up on 127.0.0.1 (password required), for psql and the other commands')
   .option('--embedded-dir <dir>', 'data directory (or AETHERLENS_EMBEDDED_DIR)')
   .option('--port <port>', `port on 127.0.0.1 (default ${DEFAULT_SERVE_PORT})`, parsePort)
   .action(async (options: GlobalOptions & { port?: number }) => {
     const served = await serveEmbedded({ dataDir: embeddedDirOf(options), ...(options.port ? { port: options.port } : {}) });
-    process.stdout.write(`embedded TimescaleDB serving ${served.engine.dataDir} on 127.0.0.1:${served.engine.info.port} (one connection at a time)\nconnect: ${served.psql}\nstop: Ctrl-C or aetherlens-db local stop\n`);
+    process.stdout.write([
+      `embedded TimescaleDB serving ${served.engine.dataDir} on 127.0.0.1:${served.engine.info.port} (one connection at a time)`,
+      `connect: ${served.psql}`,
+      `password: in ${served.passwordFile} (user postgres; only you can read it): ${served.psqlWithPassword}`,
+      'stop: Ctrl-C or aetherlens-db local stop',
+    ].join('\n') + '\n');
     // A clean shutdown closes the engine so the data directory is consistent on the next open.
     // `on`, not `once`: signal-exit (under proper-lockfile) re-raises a signal nobody else
     // listens to any more, which would kill the process before the engine is closed.
@@ -52,6 +57,7 @@ const status = new Command('status')
       [
         s.running ? `up: pid ${s.owner?.pid} serves 127.0.0.1:${String(s.owner?.port)} since ${s.owner?.since}` : 'down',
         `data: ${s.dataDir} (${(s.sizeBytes / 1024 / 1024).toFixed(1)} MiB)`,
+        s.passwordFile ? `password: in ${s.passwordFile} (user postgres; for psql: ${s.passwordEnv} psql ...)` : 'password: made when local serve first starts',
         `migration head: ${s.head ?? 'none'}`,
       ].join('\n'));
   });

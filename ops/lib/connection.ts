@@ -48,8 +48,10 @@ export function parseDatabaseUrl(url: string, setting = 'DATABASE_URL'): Connect
 /** postgres://user@host:port/db, with the password masked: safe for logs, errors and manifests. */
 export function describeConnection(info: ConnectionInfo, database = info.database): string {
   const auth = info.password === undefined ? info.user : `${info.user}:***`;
-  const host = info.host.startsWith('/') ? `localhost?host=${info.host}` : info.host;
-  return `postgres://${encodeURIComponent(auth).replace('%3A***', ':***')}@${host}:${info.port}/${database}`;
+  const base = `postgres://${encodeURIComponent(auth).replace('%3A***', ':***')}@`;
+  // A Unix socket's directory goes in ?host=, as libpq reads it; the port names the socket file.
+  if (info.host.startsWith('/')) return `${base}localhost:${info.port}/${database}?host=${info.host}`;
+  return `${base}${info.host}:${info.port}/${database}`;
 }
 
 /** A full URL with the password: for the environment of a child process, never for printing. */

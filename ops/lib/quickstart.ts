@@ -8,6 +8,7 @@ import { runDueJobs, type JobRun } from './embedded/jobs.js';
 import { backup } from './backup/index.js';
 import { compressionSummary, sampleQueries, type CompressionSummary, type TimedQuery } from './report.js';
 import { DEFAULT_SERVE_PORT } from './embedded/serve.js';
+import { embeddedPaths } from './embedded/engine.js';
 import { drill } from './restore/index.js';
 
 export interface QuickstartReport {
@@ -69,7 +70,8 @@ export async function quickstart(options: { dataDir: string; backupDir: string; 
     drill: { result: drilled.ok ? 'passed' : 'failed', seconds: drilled.seconds, rtoSeconds: drilled.rtoSeconds, differences: drilled.differences },
     psql: [
       `AETHERLENS_EMBEDDED_DIR=${options.dataDir} npx aetherlens-db local serve`,
-      `PGPASSWORD=postgres psql "postgres://postgres@127.0.0.1:${DEFAULT_SERVE_PORT}/${prepared.database}?sslmode=disable"`,
+      // local serve makes the password on its first start and keeps it in the data directory (0600).
+      `PGPASSWORD="$(cat '${embeddedPaths(options.dataDir).password.replace(/'/g, `'\\''`)}')" psql "postgres://postgres@127.0.0.1:${DEFAULT_SERVE_PORT}/${prepared.database}?sslmode=disable"`,
     ],
   };
 }

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -9,6 +8,8 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { MessageFramer, WireServer } from '../../ops/lib/embedded/wire.js';
 import { openEmbeddedEngine, type EmbeddedEngine } from '../../ops/lib/embedded/engine.js';
+import type { ConnectionInfo } from '../../ops/lib/connection.js';
+import { rawSession } from './rawClient.js';
 
 describe('MessageFramer', () => {
   test('gives back whole messages however TCP splits them', () => {
@@ -35,63 +36,11 @@ describe('MessageFramer', () => {
   });
 });
 
-function message(type: string, text: string): Buffer {
-  const body = Buffer.from(`${text}\0`);
-  const header = Buffer.alloc(5);
-  header.write(type, 0);
-  header.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([header, body]);
-}
-
-/** A bare protocol client: sends simple queries, returns each reply's message types and final status. */
-async function rawSession(port: number) {
-  const socket = connectTcp(port, '127.0.0.1');
-  await new Promise<void>((ok, fail) => socket.once('connect', ok).once('error', fail));
-  let pending = Buffer.alloc(0);
-  let waiter: (() => void) | undefined;
-  socket.on('data', (chunk: Buffer) => {
-    pending = Buffer.concat([pending, chunk]);
-    waiter?.();
-  });
-  /** Reads messages up to and including the next ReadyForQuery. */
-  const untilReady = async () => {
-    const types: string[] = [];
-    for (;;) {
-      while (pending.length >= 5 && pending.length >= 1 + pending.readInt32BE(1)) {
-        const type = String.fromCharCode(pending[0]!);
-        const status = String.fromCharCode(pending[5]!);
-        // The engine asks for an MD5 password and accepts any.
-        if (type === 'R' && pending.readInt32BE(5) !== 0) socket.write(message('p', 'md5-not-checked'));
-        pending = pending.subarray(1 + pending.readInt32BE(1));
-        types.push(type);
-        if (type === 'Z') return { types, status };
-      }
-      await new Promise<void>((ok) => (waiter = ok));
-    }
-  };
-  const params = Buffer.from('user\0postgres\0database\0template1\0\0');
-  const startup = Buffer.alloc(8);
-  startup.writeInt32BE(8 + params.length, 0);
-  startup.writeInt32BE(196608, 4);
-  socket.write(Buffer.concat([startup, params]));
-  await untilReady();
-  return {
-    async query(text: string) {
-      socket.write(message('Q', text));
-      return untilReady();
-    },
-    async end() {
-      socket.end(Buffer.from([0x58, 0, 0, 0, 4]));
-      await new Promise((ok) => socket.once('close', ok));
-    },
-  };
-}
-
 describe('the wire server in front of the embedded engine', () => {
   let root: string;
   let engine: EmbeddedEngine;
-  const client = async (port = engine.info.port) => {
-    const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'template1' });
+  const client = async (info: Pick<ConnectionInfo, 'host' | 'port' | 'password'> = engine.info) => {
+    const c = new pg.Client({ host: info.host, port: info.port, user: 'postgres', password: info.password, database: 'template1' });
     await c.connect();
     return c;
   };
@@ -144,7 +93,7 @@ describe('the wire server in front of the embedded engine', () => {
   });
 
   test('ReadyForQuery reports the session\'s transaction status, also after a refused COPY', async () => {
-    const s = await rawSession(engine.info.port);
+    const s = await rawSession(engine.info, engine.info.password!);
     try {
       expect(await s.query('BEGIN')).toEqual({ types: ['C', 'Z'], status: 'T' });
       expect(await s.query('COPY wire_probe FROM STDIN')).toEqual({ types: ['E', 'Z'], status: 'T' });
@@ -159,15 +108,15 @@ describe('the wire server in front of the embedded engine', () => {
   });
 
   test('a second client waits its turn, and past the limit is told the database is busy', async () => {
-    const server = new WireServer(engine.db, { host: '127.0.0.1', port: 0, queueTimeoutMs: 800 });
-    const port = await server.start();
+    const server = new WireServer(engine.db, { listen: { host: '127.0.0.1', port: 0 }, password: 'a test password', queueTimeoutMs: 800 });
+    const tcp = { host: '127.0.0.1', port: await server.start(), password: 'a test password' };
     try {
-      const first = await client(port);
+      const first = await client(tcp);
       const started = Date.now();
-      const refused = await client(port).then(() => 'connected', (e: Error) => e.message);
+      const refused = await client(tcp).then(() => 'connected', (e: Error) => e.message);
       expect(refused).toBe('the embedded database serves one connection at a time and it stayed busy for 0.8 s: try again later');
       expect(Date.now() - started).toBeGreaterThanOrEqual(700);
-      const waiting = client(port);
+      const waiting = client(tcp);
       setTimeout(() => void first.end(), 200);
       const second = await waiting;
       expect((await second.query(`SELECT 'second' AS who`)).rows).toEqual([{ who: 'second' }]);

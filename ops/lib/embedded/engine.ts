@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
 import { PGlite } from '@electric-sql/pglite';
 import { timescaledb } from '@electric-sql/pglite/timescaledb';
-import { WireServer } from './wire.js';
+import { ENGINE_USER, WireServer } from './wire.js';
+import { randomPassword } from './password.js';
 import { OpsError } from '../errors.js';
 import type { ConnectionInfo } from '../connection.js';
 
@@ -20,10 +22,13 @@ interface EngineStamp {
   createdAt: string;
 }
 
-/** Files of a data directory: the engine's PGDATA and our stamp beside it. */
+/** The number in the name of a private Unix socket (`.s.PGSQL.5432`), which libpq and pg build from the port. */
+export const SOCKET_PORT = 5432;
+
+/** Files of a data directory: the engine's PGDATA, our stamp, the lock, and `local serve`'s password. */
 export function embeddedPaths(dataDir: string) {
   const root = resolve(dataDir);
-  return { root, pgdata: join(root, 'pgdata'), stamp: join(root, 'engine.json'), lock: join(root, 'serve') };
+  return { root, pgdata: join(root, 'pgdata'), stamp: join(root, 'engine.json'), lock: join(root, 'serve'), password: join(root, 'password') };
 }
 
 /**
@@ -60,7 +65,7 @@ async function assertPortFree(host: string, port: number): Promise<void> {
 }
 
 export interface EmbeddedEngine {
-  /** Connection for `pg` and `psql`: 127.0.0.1, the served port, user postgres, no password. */
+  /** Connection for `pg` and `psql`: the private socket (or `local serve`'s TCP port), user postgres, with its password. */
   info: ConnectionInfo;
   /** The in-process engine: dumps run against it directly. */
   db: PGlite;
@@ -68,51 +73,117 @@ export interface EmbeddedEngine {
   close(): Promise<void>;
 }
 
+/** Where the engine is served: a private Unix socket (the default), or TCP for `local serve`. */
+export type EngineListen = { kind: 'socket' } | { kind: 'tcp'; host: string; port: number; password: string };
+
+let privateFiles = 0;
+let savedUmask: number | undefined;
+
 /**
- * Opens (or creates) the embedded database and serves it on 127.0.0.1 over the wire protocol.
- * Callers hold the data directory's lock (see dataDirLock.ts) before calling this.
+ * While an engine is open, files this process creates are its owner's only (umask 077): the
+ * engine creates data files with its own modes (0640, directories 0750), and whatever else is
+ * written meanwhile (backups, job state) holds the same data. Restored when the last one closes.
  */
-export async function openEmbeddedEngine(options: { dataDir: string; port?: number; host?: string }): Promise<EmbeddedEngine> {
-  const host = options.host ?? '127.0.0.1';
-  const port = options.port ?? 0;
+function holdPrivateUmask(): () => void {
+  if (privateFiles++ === 0) {
+    try {
+      savedUmask = process.umask(0o077);
+    } catch {
+      // Worker threads cannot change the umask; the chmod after opening still applies.
+    }
+  }
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    if (--privateFiles === 0 && savedUmask !== undefined) {
+      process.umask(savedUmask);
+      savedUmask = undefined;
+    }
+  };
+}
+
+/** Directories 0700 and files 0600 below `dir`, for data made before (or by initdb's chmod). */
+async function makePrivate(dir: string): Promise<void> {
+  await chmod(dir, 0o700);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) await makePrivate(path);
+    else if (entry.isFile() && ((await stat(path)).mode & 0o077) !== 0) await chmod(path, 0o600);
+  }
+}
+
+/**
+ * Opens (or creates) the embedded database and serves it over the wire protocol: by default on a
+ * Unix socket in a new 0700 directory with a random password, so no other local user can reach
+ * it; `local serve` asks for TCP on 127.0.0.1 with its stored password instead. Callers hold the
+ * data directory's lock (see fileLock.ts) before calling this.
+ */
+export async function openEmbeddedEngine(options: { dataDir: string; listen?: EngineListen }): Promise<EmbeddedEngine> {
+  const listen = options.listen ?? { kind: 'socket' };
   const paths = embeddedPaths(options.dataDir);
   const state = await checkDataDir(options.dataDir);
-  await assertPortFree(host, port);
-  await mkdir(paths.pgdata, { recursive: true, mode: 0o700 });
-  let db: PGlite;
+  if (listen.kind === 'tcp') await assertPortFree(listen.host, listen.port);
+  const releaseUmask = holdPrivateUmask();
+  let db: PGlite | undefined;
+  let socketDir: string | undefined;
   try {
-    db = await PGlite.create({ dataDir: paths.pgdata, extensions: { timescaledb } });
+    await mkdir(paths.pgdata, { recursive: true, mode: 0o700 });
+    try {
+      db = await PGlite.create({ dataDir: paths.pgdata, extensions: { timescaledb } });
+    } catch (error) {
+      throw new OpsError('ENGINE', `the embedded engine could not open ${paths.pgdata}: ${(error as Error).message}; the directory was not modified by aetherlens-db`, { cause: error });
+    }
+    // initdb leaves PGDATA 0750 and the engine then makes files 0640: once PGDATA is 0700 it
+    // makes them 0600 (PostgreSQL follows PGDATA's mode), so the walk runs once per directory.
+    if (((await stat(paths.pgdata)).mode & 0o077) !== 0) await makePrivate(paths.root);
+    else await chmod(paths.root, 0o700);
+    // Without LOAD after a reopen, reads silently skip compressed chunks and hypertable inserts fail.
+    // CREATE EXTENSION must come next in this (the only) session: once anything has touched the
+    // loaded library, TimescaleDB refuses to create the extension in that session.
+    await db.exec(`LOAD 'timescaledb'`);
+    await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
+    if (state === 'new') {
+      const stamp: EngineStamp = { engine: ENGINE_ID, pgMajor: ENGINE_PG_MAJOR, createdAt: new Date().toISOString() };
+      await writeFile(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`, { mode: 0o600 });
+    }
+    const database = (await db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]?.d ?? 'postgres';
+    const password = listen.kind === 'tcp' ? listen.password : randomPassword();
+    if (listen.kind === 'socket') socketDir = await mkdtemp(join(tmpdir(), 'aetherlens-engine-'));
+    const server = new WireServer(db, {
+      listen: listen.kind === 'tcp' ? { host: listen.host, port: listen.port } : { path: join(socketDir!, `.s.PGSQL.${SOCKET_PORT}`) },
+      password,
+      queueTimeoutMs: BUSY_TIMEOUT_MS,
+    });
+    let servedPort: number;
+    try {
+      servedPort = await server.start();
+    } catch (error) {
+      const where = listen.kind === 'tcp' ? `${listen.host}:${listen.port}` : `a socket in ${socketDir}`;
+      throw new OpsError('ENGINE', `cannot serve the embedded database on ${where}: ${(error as Error).message}`, { cause: error });
+    }
+    const engineDb = db;
+    const dir = socketDir;
+    let closed = false;
+    return {
+      info: listen.kind === 'tcp'
+        ? { host: listen.host, port: servedPort, user: ENGINE_USER, password, database, singleSession: true }
+        : { host: dir!, port: SOCKET_PORT, user: ENGINE_USER, password, database, singleSession: true },
+      db: engineDb,
+      dataDir: paths.root,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await server.stop().catch(() => {});
+        await engineDb.close().catch(() => {});
+        if (dir) await rm(dir, { recursive: true, force: true }).catch(() => {});
+        releaseUmask();
+      },
+    };
   } catch (error) {
-    throw new OpsError('ENGINE', `the embedded engine could not open ${paths.pgdata}: ${(error as Error).message}; the directory was not modified by aetherlens-db`, { cause: error });
+    await db?.close().catch(() => {});
+    if (socketDir) await rm(socketDir, { recursive: true, force: true }).catch(() => {});
+    releaseUmask();
+    throw error;
   }
-  // Without LOAD after a reopen, reads silently skip compressed chunks and hypertable inserts fail.
-  // CREATE EXTENSION must come next in this (the only) session: once anything has touched the
-  // loaded library, TimescaleDB refuses to create the extension in that session.
-  await db.exec(`LOAD 'timescaledb'`);
-  await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
-  if (state === 'new') {
-    const stamp: EngineStamp = { engine: ENGINE_ID, pgMajor: ENGINE_PG_MAJOR, createdAt: new Date().toISOString() };
-    await writeFile(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`, { mode: 0o600 });
-  }
-  const server = new WireServer(db, { host, port, queueTimeoutMs: BUSY_TIMEOUT_MS });
-  let servedPort: number;
-  try {
-    servedPort = await server.start();
-  } catch (error) {
-    await db.close().catch(() => {});
-    throw new OpsError('ENGINE', `cannot serve the embedded database on ${host}:${port}: ${(error as Error).message}`, { cause: error });
-  }
-  const database = (await db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]?.d ?? 'postgres';
-  let closed = false;
-  return {
-    info: { host, port: servedPort, user: 'postgres', database, singleSession: true },
-    db,
-    dataDir: paths.root,
-    async close() {
-      if (closed) return;
-      closed = true;
-      await server.stop().catch(() => {});
-      await db.close().catch(() => {});
-    },
-  };
 }

@@ -9,6 +9,7 @@ import { OpsError } from '../errors.js';
 import { hostname } from 'node:os';
 import { acquireLock, isProcessAlive, lockHolder, type LockOwner } from '../fileLock.js';
 import { embeddedPaths, openEmbeddedEngine, type EmbeddedEngine } from '../embedded/engine.js';
+import { readPasswordFile } from '../embedded/password.js';
 import { firstLine } from '../run.js';
 import { pgliteSqlClient } from './sqlClient.js';
 import type { DumpOptions, DumpSession, Target, ToolVersions } from './types.js';
@@ -93,7 +94,7 @@ function embeddedDumpSession(engine: EmbeddedEngine): DumpSession {
  * that server (one connection at a time); otherwise this process opens it, holding the data
  * directory's lock so no second process can open the same files.
  */
-export async function openEmbeddedTarget(options: { dataDir: string; command: string; port?: number; requireOwnership?: boolean }): Promise<Target> {
+export async function openEmbeddedTarget(options: { dataDir: string; command: string; requireOwnership?: boolean }): Promise<Target> {
   const paths = embeddedPaths(options.dataDir);
   const holder = await lockHolder(paths.lock);
   // A holder killed with -9 leaves its lock until it goes stale: don't attach to its dead port.
@@ -101,10 +102,12 @@ export async function openEmbeddedTarget(options: { dataDir: string; command: st
   if (holder && holderAlive && typeof holder.port === 'number' && !options.requireOwnership) {
     const notHere = () =>
       new OpsError('LOCK_HELD', `the embedded database ${paths.root} is served by pid ${holder.pid} (${holder.command}, 127.0.0.1:${String(holder.port)}): a backup needs the engine in this process, so stop that server first (aetherlens-db local stop) and run the backup again`);
+    // The server requires the password it keeps in the data directory (readable by its owner only).
+    const password = await readPasswordFile(paths.password);
     return {
       kind: 'embedded',
       label: `embedded ${paths.root} (served by pid ${holder.pid} on 127.0.0.1:${holder.port})`,
-      connection: { host: '127.0.0.1', port: holder.port, user: 'postgres', database: String(holder.database ?? 'template1'), singleSession: true },
+      connection: { host: '127.0.0.1', port: holder.port, user: 'postgres', ...(password ? { password } : {}), database: String(holder.database ?? 'template1'), singleSession: true },
       toolVersions: () => Promise.reject(notHere()),
       openDumpSession: () => Promise.reject(notHere()),
       close: async () => {},
@@ -113,7 +116,7 @@ export async function openEmbeddedTarget(options: { dataDir: string; command: st
   if (holder && holderAlive) throw new OpsError('LOCK_HELD', describeServeOwner(paths.root)(holder));
   const lock = await acquireLock(paths.lock, { command: options.command, describe: describeServeOwner(paths.root) });
   try {
-    const engine = await openEmbeddedEngine({ dataDir: paths.root, ...(options.port !== undefined ? { port: options.port } : {}) });
+    const engine = await openEmbeddedEngine({ dataDir: paths.root });
     return {
       kind: 'embedded',
       label: `embedded ${paths.root}`,
