@@ -17,7 +17,9 @@ export async function carryJobStates(client: SqlClient, manifest: Manifest): Pro
     const want = expected[row.id]?.scheduled;
     const now = row.scheduled === true || row.scheduled === 't';
     if (want === undefined || want === now) continue;
-    await client.query(`SELECT alter_job(${Number(row.id)}, scheduled => ${want ? 'true' : 'false'})`);
+    // The catalog row, as pg_restore writes the other jobs' rows: alter_job() refuses any change to
+    // a refresh policy of a hierarchical continuous aggregate (TimescaleDB 2.22), state included.
+    await client.query(`UPDATE _timescaledb_config.bgw_job SET scheduled = ${want ? 'true' : 'false'} WHERE id = ${Number(row.id)}`);
     changed.push(`job ${row.id} (${expected[row.id]!.proc}): ${want ? 'scheduled' : 'unscheduled'}, as in the backup`);
   }
   return changed;
