@@ -1,10 +1,11 @@
 // DONE-WHEN for issue 7 on a native server: the scheduler runs several real cycles (backup, drill,
 // rotation) on fast cron ticks; after each the status and .prom files are checked; the server is
 // stopped in the middle (a failure: /fail and the webhook) and the next cycle recovers.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Manifest } from '../../ops/lib/backup/manifest.js';
 import { resolveSettings } from '../../ops/lib/config.js';
 import { connectionUrl, type ConnectionInfo } from '../../ops/lib/connection.js';
 import { jsonLogger } from '../../ops/lib/logger.js';
@@ -62,6 +63,15 @@ describe.skipIf(unavailable)('scheduler cycles on a native PostgreSQL 15 + Times
     expect(stepSequence(lines, String(run1!.run))).toEqual(['backup', '/backup ok', 'drill', '/drill ok', 'rotate', '/rotate ok']);
     const s1 = await expectFilesAfterRun({ ...files, run: run1!, runs: 1, failures: {} });
     expect((await catalogState(dir)).ids).toEqual([`${s1.lastSuccess!.backup} verified`]);
+    // The drill had something to check: the aggregate, its rows and its policy jobs.
+    const verified = JSON.parse(await readFile(join(dir, s1.lastSuccess!.backup, 'manifest.json'), 'utf8')) as Manifest;
+    expect(verified.fingerprint.continuousAggregates.metrics_hourly!.materializedRows).toBeGreaterThan(0);
+    const checks = verified.verification!.checks as { name: string; ok: boolean; detail: string }[];
+    expect(checks.filter((c) => ['jobs', 'continuous aggregates', 'refresh'].includes(c.name))).toEqual([
+      { name: 'jobs', ok: true, detail: expect.stringMatching(/^\d+ jobs present and scheduled$/) },
+      { name: 'continuous aggregates', ok: true, detail: '1 present' },
+      { name: 'refresh', ok: true, detail: expect.stringMatching(/^1 refreshed completely in \d+\.\d s$/) },
+    ]);
     await receiver.waitFor(() => pings().length >= 2);
     expect(pings()).toEqual(['/start', '/']);
 
