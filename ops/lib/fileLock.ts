@@ -1,8 +1,25 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import lockfile from 'proper-lockfile';
+import { basename, dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { OpsError } from './errors.js';
+
+/*
+ * One lock for the embedded data directory, the backup directory and the scheduler: a listening
+ * Unix socket in Linux's abstract namespace, named after the locked path. The kernel holds it for
+ * exactly as long as the process lives: nothing refreshes it, so a statement that blocks the event
+ * loop for minutes, a long dump or SIGSTOP cannot lose it, and it is free the instant the holder
+ * dies (kill -9), with no staleness guess. Sockets are close-on-exec, so a child (pg_dump) that
+ * outlives us does not keep it. Beside it, `<path>.owner.json` (0600) names the holder; the holder
+ * also answers on the socket with the same JSON whenever its event loop is free.
+ *
+ * What it does not cover: the abstract namespace belongs to one network namespace on one machine.
+ * Another host sharing the directory (NFS), or a container with its own network namespace mounting
+ * it, does not see the lock. A neighbour user who binds the same name can only make us refuse
+ * (naming an unknown holder), never make two of us hold it. Linux only (WSL included).
+ */
 
 /** Who holds a lock: written beside it so a second run can name the first. */
 export interface LockOwner {
@@ -14,8 +31,17 @@ export interface LockOwner {
   [key: string]: unknown;
 }
 
-/** A holder that stops refreshing its lock for this long is considered dead (proper-lockfile). */
-const STALE_MS = 5_000;
+export interface HeldLock {
+  owner: LockOwner;
+  release(): Promise<void>;
+}
+
+/** How long a free holder takes to answer on its socket; a busy one is named by its owner file. */
+const REPLY_WAIT_MS = 250;
+/** How long to wait for the owner file of a holder that took the lock a moment ago. */
+const OWNER_FILE_WAIT_MS = 1_500;
+
+const UNKNOWN_HOLDER: LockOwner = { pid: 0, host: '?', since: 'unknown', command: 'unknown (no owner file)' };
 
 /** Whether a process with this pid exists on this host (EPERM: it exists, owned by another user). */
 export function isProcessAlive(pid: number): boolean {
@@ -39,54 +65,155 @@ export async function readLockOwner(path: string): Promise<LockOwner | undefined
   }
 }
 
-/** Whether someone holds the lock right now, and who. */
-export async function lockHolder(path: string): Promise<LockOwner | undefined> {
-  const locked = await lockfile.check(path, { realpath: false, stale: STALE_MS }).catch(() => false);
-  return locked ? ((await readLockOwner(path)) ?? { pid: 0, host: '?', since: '?', command: '?' }) : undefined;
+/** The path with symlinks resolved in its longest existing prefix, so two spellings share a lock. */
+async function canonicalPath(path: string): Promise<string> {
+  let dir = dirname(resolve(path));
+  let rest = basename(resolve(path));
+  for (;;) {
+    try {
+      return join(await realpath(dir), rest);
+    } catch {
+      if (dirname(dir) === dir) return resolve(path);
+      rest = join(basename(dir), rest);
+      dir = dirname(dir);
+    }
+  }
 }
 
-export interface HeldLock {
-  owner: LockOwner;
-  release(): Promise<void>;
+async function socketName(path: string): Promise<string> {
+  if (process.platform !== 'linux') {
+    throw new OpsError('LOCK_HELD', `cannot lock ${path}: aetherlens-db's locks are sockets in Linux's abstract namespace, and this is ${process.platform}; run it on Linux (WSL on Windows)`);
+  }
+  return `\0aetherlens-lock/${createHash('sha256').update(await canonicalPath(path)).digest('hex')}`;
+}
+
+/** Connects to the lock's socket: undefined when nobody listens, else the connection (if any). */
+function probe(name: string): Promise<{ socket?: Socket } | undefined> {
+  return new Promise((done) => {
+    const socket = createConnection(name);
+    socket.once('connect', () => done({ socket }));
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      socket.destroy();
+      // EAGAIN: the holder's backlog is full (it is busy), so it is there.
+      done(error.code === 'ECONNREFUSED' || error.code === 'ENOENT' ? undefined : {});
+    });
+  });
+}
+
+/** The owner JSON the holder writes on the probe's connection; undefined if it never comes. */
+function readReply(socket: Socket | undefined): Promise<LockOwner | undefined> {
+  if (!socket) return new Promise(() => {});
+  return new Promise((done) => {
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.length > 64 * 1024) socket.destroy();
+    });
+    socket.once('close', () => {
+      try {
+        const owner = JSON.parse(text) as LockOwner;
+        done(typeof owner.pid === 'number' ? owner : undefined);
+      } catch {
+        done(undefined);
+      }
+    });
+  });
+}
+
+/** Names the live holder behind a probe: its answer, else (busy, stopped) its owner file. */
+async function nameHolder(path: string, socket: Socket | undefined): Promise<LockOwner> {
+  try {
+    const reply = readReply(socket);
+    const quick = await Promise.race([reply, sleep(REPLY_WAIT_MS)]);
+    if (quick) return quick;
+    const deadline = Date.now() + OWNER_FILE_WAIT_MS;
+    for (;;) {
+      const owner = await readLockOwner(path);
+      // A file naming a dead pid is a previous holder's: the new one renames its own in a moment.
+      if (owner && (owner.host !== hostname() || isProcessAlive(owner.pid))) return owner;
+      if (Date.now() >= deadline) return UNKNOWN_HOLDER;
+      const answer = await Promise.race([reply, sleep(50)]);
+      if (answer) return answer;
+    }
+  } finally {
+    socket?.destroy();
+  }
+}
+
+/** Whether someone holds the lock right now, and who. */
+export async function lockHolder(path: string): Promise<LockOwner | undefined> {
+  const held = await probe(await socketName(path));
+  return held ? nameHolder(path, held.socket) : undefined;
+}
+
+function listen(name: string, owner: LockOwner): Promise<{ server: Server; clients: Set<Socket> }> {
+  const clients = new Set<Socket>();
+  const server = createServer((socket) => {
+    clients.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => clients.delete(socket));
+    socket.end(`${JSON.stringify(owner)}\n`);
+  });
+  return new Promise((done, fail) => {
+    server.once('error', fail);
+    server.listen(name, () => {
+      server.off('error', fail);
+      // A lock never keeps the process alive.
+      server.unref();
+      done({ server, clients });
+    });
+  });
 }
 
 /**
- * Takes an exclusive lock on `path` (a file or directory that need not exist). A live holder
- * makes this fail at once with `describe(owner)`; a holder that died (kill -9) stops refreshing
- * the lock and it is taken over once stale, which proper-lockfile does atomically.
+ * Takes an exclusive lock on `path` (a file or directory that need not exist). A live holder, busy
+ * or not, makes this fail at once with `describe(owner)`; a dead one holds nothing.
  */
 export async function acquireLock(
   path: string,
   options: { command: string; details?: Record<string, unknown>; describe: (owner: LockOwner) => string },
 ): Promise<HeldLock> {
   await mkdir(dirname(path), { recursive: true });
+  const name = await socketName(path);
   const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command: options.command, ...options.details };
-  const attempt = () =>
-    lockfile.lock(path, {
-      realpath: false,
-      stale: STALE_MS,
-      update: STALE_MS / 2,
-      onCompromised: () => {
-        // Someone removed our lock: keep running (stopping mid-write would leave partial files).
-      },
-    });
-  let release: () => Promise<void>;
-  try {
-    release = await attempt();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw new OpsError('LOCK_HELD', `cannot create the lock ${path}.lock: ${(error as Error).message}`, { cause: error });
-    const holder = await readLockOwner(path);
-    const deadHere = holder && holder.host === hostname() && !isProcessAlive(holder.pid);
-    if (!deadHere) throw new OpsError('LOCK_HELD', options.describe(holder ?? { pid: 0, host: '?', since: 'unknown', command: '?' }));
-    // The holder died without unlocking: wait until the lock is stale, then take it over.
-    release = await lockfile.lock(path, { realpath: false, stale: STALE_MS, update: STALE_MS / 2, retries: { retries: 20, minTimeout: 500, maxTimeout: 500 }, onCompromised: () => {} });
+  let held: { server: Server; clients: Set<Socket> } | undefined;
+  for (let attempt = 1; !held; attempt++) {
+    try {
+      held = await listen(name, owner);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw new OpsError('LOCK_HELD', `cannot take the lock on ${path}: ${(error as Error).message}`, { cause: error });
+      const holder = await probe(name);
+      // Bound but not answering after three tries: someone else's socket squats the name.
+      if (holder || attempt === 3) throw new OpsError('LOCK_HELD', options.describe(holder ? await nameHolder(path, holder.socket) : UNKNOWN_HOLDER));
+      // The holder let go between our two calls: try again.
+    }
   }
-  await writeFile(ownerPath(path), `${JSON.stringify(owner)}\n`, { mode: 0o600 });
+  const { server, clients } = held;
+  const release = async (): Promise<void> => {
+    server.close();
+    for (const socket of clients) socket.destroy();
+  };
+  // Renamed into place so a reader never sees half a file.
+  const temp = `${ownerPath(path)}.${process.pid}.tmp`;
+  try {
+    await writeFile(temp, `${JSON.stringify(owner)}\n`, { mode: 0o600 });
+    await rename(temp, ownerPath(path));
+  } catch (error) {
+    await rm(temp, { force: true }).catch(() => {});
+    await release();
+    throw new OpsError('LOCK_HELD', `cannot write the lock's owner file ${ownerPath(path)}: ${(error as Error).message}`, { cause: error });
+  }
+  let released = false;
   return {
     owner,
     async release() {
-      await rm(ownerPath(path), { force: true });
-      await release().catch(() => {});
+      if (released) return;
+      released = true;
+      // While we still hold the lock, nobody else writes the owner file: remove it if it is ours.
+      const current = await readLockOwner(path);
+      if (current?.pid === owner.pid && current.since === owner.since) await rm(ownerPath(path), { force: true });
+      await release();
     },
   };
 }

@@ -6,8 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGzip } from 'node:zlib';
 import { OpsError } from '../errors.js';
-import { hostname } from 'node:os';
-import { acquireLock, isProcessAlive, lockHolder, type LockOwner } from '../fileLock.js';
+import { acquireLock, lockHolder, type LockOwner } from '../fileLock.js';
 import { embeddedPaths, openEmbeddedEngine, type EmbeddedEngine } from '../embedded/engine.js';
 import { readPasswordFile } from '../embedded/password.js';
 import { firstLine } from '../run.js';
@@ -96,10 +95,9 @@ function embeddedDumpSession(engine: EmbeddedEngine): DumpSession {
  */
 export async function openEmbeddedTarget(options: { dataDir: string; command: string; requireOwnership?: boolean }): Promise<Target> {
   const paths = embeddedPaths(options.dataDir);
+  // Only a live process holds the lock (fileLock.ts), so a holder with a port is serving.
   const holder = await lockHolder(paths.lock);
-  // A holder killed with -9 leaves its lock until it goes stale: don't attach to its dead port.
-  const holderAlive = holder !== undefined && (holder.host !== hostname() || isProcessAlive(holder.pid));
-  if (holder && holderAlive && typeof holder.port === 'number' && !options.requireOwnership) {
+  if (holder && typeof holder.port === 'number' && !options.requireOwnership) {
     const notHere = () =>
       new OpsError('LOCK_HELD', `the embedded database ${paths.root} is served by pid ${holder.pid} (${holder.command}, 127.0.0.1:${String(holder.port)}): a backup needs the engine in this process, so stop that server first (aetherlens-db local stop) and run the backup again`);
     // The server requires the password it keeps in the data directory (readable by its owner only).
@@ -113,7 +111,7 @@ export async function openEmbeddedTarget(options: { dataDir: string; command: st
       close: async () => {},
     };
   }
-  if (holder && holderAlive) throw new OpsError('LOCK_HELD', describeServeOwner(paths.root)(holder));
+  if (holder) throw new OpsError('LOCK_HELD', describeServeOwner(paths.root)(holder));
   const lock = await acquireLock(paths.lock, { command: options.command, describe: describeServeOwner(paths.root) });
   try {
     const engine = await openEmbeddedEngine({ dataDir: paths.root });
