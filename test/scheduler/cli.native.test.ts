@@ -52,8 +52,8 @@ describe.skipIf(unavailable)('aetherlens-db schedule (process) on a native serve
     const events = s.lines.map((l) => l.event);
     expect(events.slice(events.indexOf('scheduler.stopping'))).toEqual(['scheduler.stopping', 'run.abort', 'step.end', 'run.end', 'scheduler.stop']);
     expect(s.lines.find((l) => l.event === 'run.end')).toMatchObject({ verdict: 'aborted', step: 'backup', error: 'backup interrupted: the partial backup was removed and older backups are untouched' });
-    // No backup and no partial folder: only the scheduler's own files and lock leftovers.
-    expect((await readdir(dir)).filter((n) => !/^\.(backup-.*|rotate)\.lock/.test(n))).toEqual(['scheduler-status.json']);
+    // No backup, no partial folder and no lock leftovers: only the scheduler's status file.
+    expect(await readdir(dir)).toEqual(['scheduler-status.json']);
     const status = (await readStatusFile(join(dir, 'scheduler-status.json')))!;
     expect(status.scheduler.state).toBe('stopped');
     expect(status.lastAttempt?.verdict).toBe('aborted');
