@@ -41,10 +41,11 @@ describe('pg_restore', () => {
   });
 
   test('docker: pg_restore inside the container, dump on stdin, secrets named but never valued in argv', () => {
-    const c = dockerRestoreCommand('aetherlens-db', { host: '127.0.0.1', port: 5432, user: 'postgres', password: 's3cret-pw', database: 'aetherlens' }, baseRestoreArgs('aetherlens_restore_20261120_100005'));
+    const c = dockerRestoreCommand('aetherlens-db', { host: '127.0.0.1', port: 5432, user: 'postgres', password: 's3cret-pw', database: 'aetherlens' }, baseRestoreArgs('aetherlens_restore_20261120_100005'), 'run-1');
     expect(c.command).toBe('docker');
-    expect(c.args).toEqual(['exec', '-i', '-e', 'PGUSER', '-e', 'PGDATABASE', '-e', 'PGPASSWORD', 'aetherlens-db', 'pg_restore', '--exit-on-error', '--no-password', `--dbname=dbname='aetherlens_restore_20261120_100005'`]);
+    expect(c.args).toEqual(['exec', '-i', '-e', 'PGUSER', '-e', 'PGDATABASE', '-e', 'PGPASSWORD', '-e', 'AETHERLENS_DB_EXEC_ID', 'aetherlens-db', 'pg_restore', '--exit-on-error', '--no-password', `--dbname=dbname='aetherlens_restore_20261120_100005'`]);
     expect(c.args.join(' ')).not.toContain('s3cret-pw');
-    expect(c.env).toEqual({ PGUSER: 'postgres', PGDATABASE: 'aetherlens', PGPASSWORD: 's3cret-pw' });
+    // The run's marker: an abort or failure stops this pg_restore inside the container too.
+    expect(c.env).toEqual({ PGUSER: 'postgres', PGDATABASE: 'aetherlens', PGPASSWORD: 's3cret-pw', AETHERLENS_DB_EXEC_ID: 'run-1' });
   });
 });

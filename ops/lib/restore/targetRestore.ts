@@ -1,9 +1,10 @@
 import { describeConnection, type ConnectionInfo } from '../connection.js';
 import type { TargetSpec } from '../config.js';
-import { OpsError } from '../errors.js';
-import { run } from '../run.js';
+import { randomUUID } from 'node:crypto';
+import { isOpsError, OpsError } from '../errors.js';
 import { openTarget } from '../targets/open.js';
-import { containerToolEnv, DOCKER } from '../targets/docker.js';
+import { containerToolEnv } from '../targets/docker.js';
+import { containerCommand, execInContainer } from '../targets/dockerExec.js';
 import { embeddedSite } from './embeddedSite.js';
 import type { ScratchPurpose } from './names.js';
 import { restoreFailure, type RestoreProgram } from './pgRestore.js';
@@ -13,41 +14,50 @@ import type { RestoreSite } from './site.js';
 /**
  * `docker exec -i` running pg_restore inside the container, the dump on its standard input.
  * Variables are named without values (`-e PGPASSWORD`): the docker CLI copies them from its own
- * environment, so the password never appears in any argv.
+ * environment, so the password never appears in any argv. `mark` tags the run (dockerExec.ts).
  */
-export function dockerRestoreCommand(container: string, connection: ConnectionInfo, args: readonly string[]): { command: string; args: string[]; env: Record<string, string> } {
-  const env = containerToolEnv(connection);
-  return { command: DOCKER, args: ['exec', '-i', ...Object.keys(env).flatMap((name) => ['-e', name]), container, 'pg_restore', ...args], env };
+export function dockerRestoreCommand(container: string, connection: ConnectionInfo, args: readonly string[], mark: string = randomUUID()): { command: string; args: string[]; env: Record<string, string> } {
+  return containerCommand(container, ['pg_restore', ...args], { env: containerToolEnv(connection), interactive: true, mark });
 }
 
-/** pg_restore inside the container: the tools there always match the server. */
+/**
+ * pg_restore inside the container: the tools there always match the server. Every run stops
+ * inside the container when aborted or failed (docker exec forwards no signal), and docker's own
+ * failures (container stopped, exit 125/126/127/137) are one line each (dockerExec.ts).
+ */
 export function dockerRestoreProgram(container: string, connection: ConnectionInfo, dumpPath: string): RestoreProgram {
+  const env = containerToolEnv(connection);
+  const inContainer = (args: readonly string[], what: string, signal?: AbortSignal) =>
+    execInContainer(container, ['pg_restore', ...args], { what, env, inputFile: dumpPath, ...(signal ? { signal } : {}) });
   return {
     what: `pg_restore in container ${container}`,
     async list(signal) {
-      const c = dockerRestoreCommand(container, connection, ['--list']);
-      const result = await run(c.command, c.args, { env: c.env, inputFile: dumpPath, ...(signal ? { signal } : {}) });
+      const result = await inContainer(['--list'], 'pg_restore --list', signal);
       if (result.exitCode !== 0) throw restoreFailure(result, `pg_restore --list in container ${container}`);
       return result.stdout;
     },
     async schema(signal) {
-      const c = dockerRestoreCommand(container, connection, ['--schema-only', '--file=-']);
-      const result = await run(c.command, c.args, { env: c.env, inputFile: dumpPath, ...(signal ? { signal } : {}) });
+      const result = await inContainer(['--schema-only', '--file=-'], 'pg_restore --schema-only', signal);
       if (result.exitCode !== 0) throw restoreFailure(result, `pg_restore --schema-only in container ${container}`);
       return result.stdout;
     },
-    restore: ({ args, listFile, signal }) => {
+    async restore({ args, listFile, signal }) {
       // A list file would have to be copied into the container; the docker site restores on one job.
       if (listFile) throw new OpsError('RESTORE', 'a two-phase restore is not available on the docker target');
-      const c = dockerRestoreCommand(container, { ...connection }, args);
-      return run(c.command, c.args, { env: c.env, inputFile: dumpPath, ...(signal ? { signal } : {}) });
+      try {
+        return await inContainer(args, 'pg_restore', signal);
+      } catch (error) {
+        // It only ever restores into a scratch copy, which the caller drops (or the next run does).
+        if (!isOpsError(error) || error.code === 'ABORTED') throw error;
+        throw new OpsError(error.code, `${error.message}; the live database was not changed`, { cause: error });
+      }
     },
     close: async () => {},
   };
 }
 
 async function dockerRestoreMajor(container: string): Promise<number> {
-  const result = await run(DOCKER, ['exec', container, 'pg_restore', '--version'], { timeoutMs: 30_000 });
+  const result = await execInContainer(container, ['pg_restore', '--version'], { what: 'pg_restore --version', timeoutMs: 30_000 });
   const major = /\)\s*(\d+)/.exec(result.stdout)?.[1];
   if (result.exitCode !== 0 || !major) throw new OpsError('TOOL', `pg_restore in container ${container} did not report its version: is it a PostgreSQL image?`);
   return Number(major);

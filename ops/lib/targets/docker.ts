@@ -1,11 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { OpsError } from '../errors.js';
 import type { ConnectionInfo } from '../connection.js';
 import { run, firstLine } from '../run.js';
-import { openSnapshotSession, parsePgVersion, pgDumpArgs, runDumpProgram } from './pgDump.js';
+import { containerCommand, DOCKER, dockerExecArgs, execInContainer, startInContainer } from './dockerExec.js';
+import { dumpOutcome, openSnapshotSession, parsePgVersion, pgDumpArgs } from './pgDump.js';
 import type { Target, ToolVersions } from './types.js';
 
-/** The docker CLI; tests put a stand-in first on PATH. */
-export const DOCKER = 'docker';
+export { DOCKER, dockerExecArgs };
 /** The port PostgreSQL listens on inside the container (infra/timescaledb.ts POSTGRES_PORT). */
 export const CONTAINER_PG_PORT = 5432;
 
@@ -14,15 +15,6 @@ export interface DockerSpec {
   /** AETHERLENS_DB_NAME / AETHERLENS_DB_USER; else the container's POSTGRES_DB / POSTGRES_USER. */
   database?: string;
   user?: string;
-}
-
-/**
- * `docker exec` arguments. Variables are named without a value (`-e PGPASSWORD`): the docker CLI
- * then copies the value from its own environment into the API request, so secrets never appear in
- * any process's argv. No `-t`: a TTY would mangle the binary dump on stdout.
- */
-export function dockerExecArgs(container: string, command: readonly string[], envNames: readonly string[] = []): string[] {
-  return ['exec', ...envNames.flatMap((name) => ['-e', name]), container, ...command];
 }
 
 export function dockerInspectArgs(container: string): string[] {
@@ -74,14 +66,17 @@ export function containerToolEnv(connection: ConnectionInfo): Record<string, str
   };
 }
 
+/** pg_dump inside the container: importing our snapshot, writing the custom format to stdout. */
+export function pgDumpInContainer(snapshot: string, compressionLevel: number): string[] {
+  return ['pg_dump', ...pgDumpArgs({ snapshot, compressionLevel })];
+}
+
 /**
- * The exact `docker exec` that dumps the database: pg_dump inside the container, importing our
- * snapshot, writing the custom format to stdout. Values of PGUSER/PGDATABASE/PGPASSWORD go in
- * `env` (the docker CLI's environment), their names only in `args`.
+ * The exact `docker exec` that dumps the database. Values of PGUSER/PGDATABASE/PGPASSWORD and of
+ * the run's marker go in `env` (the docker CLI's environment), their names only in `args`.
  */
-export function dockerDumpCommand(container: string, connection: ConnectionInfo, snapshot: string, compressionLevel: number): { command: string; args: string[]; env: Record<string, string> } {
-  const env = containerToolEnv(connection);
-  return { command: DOCKER, args: dockerExecArgs(container, ['pg_dump', ...pgDumpArgs({ snapshot, compressionLevel })], Object.keys(env)), env };
+export function dockerDumpCommand(container: string, connection: ConnectionInfo, snapshot: string, compressionLevel: number, mark: string = randomUUID()): { command: string; args: string[]; env: Record<string, string> } {
+  return containerCommand(container, pgDumpInContainer(snapshot, compressionLevel), { env: containerToolEnv(connection), mark });
 }
 
 async function inspectContainer(container: string): Promise<ContainerFacts> {
@@ -102,7 +97,7 @@ async function containerPassword(container: string, facts: ContainerFacts): Prom
   if (process.env.PGPASSWORD) return process.env.PGPASSWORD;
   const file = facts.env.POSTGRES_PASSWORD_FILE;
   if (!file) return facts.env.POSTGRES_PASSWORD || undefined;
-  const result = await run(DOCKER, dockerExecArgs(container, ['cat', file]), { timeoutMs: 30_000 });
+  const result = await execInContainer(container, ['cat', file], { what: `cat ${file}`, timeoutMs: 30_000 });
   return result.exitCode === 0 ? result.stdout.replace(/\r?\n$/, '') : undefined;
 }
 
@@ -133,7 +128,7 @@ export async function openDockerTarget(spec: DockerSpec): Promise<Target> {
     label: `container ${spec.container} (database ${connection.database})`,
     connection,
     async toolVersions(): Promise<ToolVersions> {
-      const result = await run(DOCKER, dockerExecArgs(spec.container, ['pg_dump', '--version']), { timeoutMs: 30_000 });
+      const result = await execInContainer(spec.container, ['pg_dump', '--version'], { what: 'pg_dump --version', timeoutMs: 30_000 });
       const parsed = parsePgVersion(result.stdout);
       if (result.exitCode !== 0 || !parsed) {
         throw new OpsError('TOOL', `pg_dump in container ${spec.container} did not report its version (${firstLine(result.stderr) || `exit ${result.exitCode}`}): is it a PostgreSQL image?`);
@@ -142,15 +137,16 @@ export async function openDockerTarget(spec: DockerSpec): Promise<Target> {
     },
     openDumpSession: () =>
       openSnapshotSession(connection, (snapshot, dump) => {
-        const { command, args, env } = dockerDumpCommand(spec.container, connection, snapshot, dump.compressionLevel);
-        // The dump streams out of the container on stdout into the file.
-        return runDumpProgram(command, args, {
-          env,
+        // The dump streams out of the container on stdout into the file. Aborted or failed, the
+        // run's pg_dump is stopped inside the container too: docker exec forwards no signal.
+        const { child, settle } = startInContainer(spec.container, pgDumpInContainer(snapshot, dump.compressionLevel), {
+          what: 'pg_dump',
+          env: containerToolEnv(connection),
           stdoutFile: dump.file,
-          what: `pg_dump in container ${spec.container}`,
           ...(dump.signal ? { signal: dump.signal } : {}),
           ...(dump.onSpawn ? { onSpawn: dump.onSpawn } : {}),
         });
+        return dumpOutcome(child, { command: DOCKER, what: `pg_dump in container ${spec.container}`, settle });
       }),
     close: async () => {},
   };

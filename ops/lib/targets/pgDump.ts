@@ -1,6 +1,7 @@
 import { OpsError } from '../errors.js';
 import type { ConnectionInfo } from '../connection.js';
 import { connect } from '../pg.js';
+import type { Result, ResultPromise } from 'execa';
 import { firstLine, start, type RunOptions } from '../run.js';
 import { pgSqlClient } from './sqlClient.js';
 import type { DumpOptions, DumpOutcome, DumpSession } from './types.js';
@@ -53,13 +54,27 @@ export async function runDumpProgram(
 ): Promise<DumpOutcome> {
   const child = start(command, args, { env: options.env, ...(options.stdoutFile ? { stdoutFile: options.stdoutFile } : {}), ...(options.signal ? { signal: options.signal } : {}) });
   if (child.pid !== undefined) options.onSpawn?.(child.pid);
+  return dumpOutcome(child, { command, what: options.what });
+}
+
+/**
+ * Waits for a started dump program and returns its stderr, or throws one OpsError line. `settle`
+ * runs first for a failed program and may name a cause outside it (the docker target: what is
+ * left in the container is stopped, and docker's own failures are explained).
+ */
+export async function dumpOutcome(
+  child: ResultPromise,
+  options: { command: string; what: string; settle?: (result: Result) => Promise<OpsError | undefined> },
+): Promise<DumpOutcome> {
   const result = await child;
   const stderr = typeof result.stderr === 'string' ? result.stderr : '';
   if (!result.failed) return { stderr };
+  const outside = await options.settle?.(result);
   const cause = result.cause as NodeJS.ErrnoException | undefined;
   if (result.isCanceled) throw new OpsError('ABORTED', `${options.what} was interrupted`);
+  if (outside) throw outside;
   if (result.exitCode === undefined && !result.signal && cause?.code === 'ENOENT') {
-    throw new OpsError('TOOL', `${command} was not found: install it or put it on PATH (PG_BIN_DIR for PostgreSQL tools)`);
+    throw new OpsError('TOOL', `${options.command} was not found: install it or put it on PATH (PG_BIN_DIR for PostgreSQL tools)`);
   }
   if (cause?.code === 'ENOSPC' || /No space left on device/i.test(stderr)) {
     throw new OpsError('BACKUP', `the disk holding the backup directory is full (${options.what} could not write: No space left on device)`);
