@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { dockerDumpCommand, dockerExecArgs, dockerInspectArgs, parseContainerInspect } from '../../ops/lib/targets/docker.js';
+import { dockerDumpCommand, dockerExecArgs, dockerInspectArgs, parseContainerInspect, remoteEngineHost } from '../../ops/lib/targets/docker.js';
 import { dockerExecFailure, EXEC_MARK_VAR, STOP_MARKED_SCRIPT, stopMarkedArgs, type ContainerNow } from '../../ops/lib/targets/dockerExec.js';
 
 // Trimmed `docker container inspect` output for the container `pulumi up` makes.
@@ -64,6 +64,29 @@ describe('docker target: reading docker container inspect', () => {
     expect(parseContainerInspect(bound, 'db').published).toEqual({ host: '10.0.0.5', port: 5433 });
     const hidden = JSON.stringify([{ State: { Running: false, Status: 'exited' }, NetworkSettings: { Ports: { '5432/tcp': null } } }]);
     expect(parseContainerInspect(hidden, 'db')).toEqual({ running: false, status: 'exited', env: {} });
+  });
+
+  it.each([
+    ['tcp://10.0.0.7:2375', '10.0.0.7'],
+    ['tcp://docker.lan:2376', 'docker.lan'],
+    ['ssh://ops@nas.lan', 'nas.lan'],
+    ['ssh://ops@nas.lan:2222', 'nas.lan'],
+    ['tcp://[fd00::7]:2375', 'fd00::7'],
+  ])('DOCKER_HOST=%s: a port published on every interface is reached on %s, not on loopback', (dockerHost, host) => {
+    expect(remoteEngineHost(dockerHost)).toBe(host);
+    expect(parseContainerInspect(INSPECT, 'db', dockerHost).published).toEqual({ host, port: 15432 });
+    const v6 = JSON.stringify([{ State: { Running: true }, NetworkSettings: { Ports: { '5432/tcp': [{ HostIp: '::', HostPort: '5433' }] } } }]);
+    expect(parseContainerInspect(v6, 'db', dockerHost).published).toEqual({ host, port: 5433 });
+  });
+
+  it.each([undefined, '', 'unix:///var/run/docker.sock', 'npipe:////./pipe/docker_engine', 'fd://', 'not a url'])('a local engine (%s): loopback', (dockerHost) => {
+    expect(remoteEngineHost(dockerHost)).toBeUndefined();
+    expect(parseContainerInspect(INSPECT, 'db', dockerHost).published).toEqual({ host: '127.0.0.1', port: 15432 });
+  });
+
+  it('a specific bind address on a remote engine is used as it is', () => {
+    const bound = JSON.stringify([{ State: { Running: true }, NetworkSettings: { Ports: { '5432/tcp': [{ HostIp: '192.168.1.20', HostPort: '5432' }] } } }]);
+    expect(parseContainerInspect(bound, 'db', 'ssh://ops@nas.lan').published).toEqual({ host: '192.168.1.20', port: 5432 });
   });
 
   it('refuses output that is not JSON', () => {

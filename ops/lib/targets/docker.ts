@@ -15,6 +15,12 @@ export interface DockerSpec {
   /** AETHERLENS_DB_NAME / AETHERLENS_DB_USER; else the container's POSTGRES_DB / POSTGRES_USER. */
   database?: string;
   user?: string;
+  /**
+   * Where the docker CLI talks to the engine (DOCKER_HOST's form: unix://…, tcp://host:port,
+   * ssh://user@host). When not given, the docker CLI is asked (`docker context inspect`), which
+   * answers for DOCKER_HOST, DOCKER_CONTEXT and `docker context use` alike.
+   */
+  dockerHost?: string;
 }
 
 export function dockerInspectArgs(container: string): string[] {
@@ -30,8 +36,30 @@ export interface ContainerFacts {
   published?: { host: string; port: number };
 }
 
-/** Parses `docker container inspect` output (a JSON array with one object). */
-export function parseContainerInspect(json: string, container: string): ContainerFacts {
+/**
+ * The host of a remote engine (tcp://host:2375, ssh://user@host), whose published ports are on that
+ * host; undefined for a local one (unix socket, named pipe, or none given).
+ */
+export function remoteEngineHost(dockerHost: string | undefined): string | undefined {
+  if (!dockerHost) return undefined;
+  let url: URL;
+  try {
+    url = new URL(dockerHost);
+  } catch {
+    return undefined;
+  }
+  if (!['tcp:', 'ssh:', 'http:', 'https:'].includes(url.protocol)) return undefined;
+  return url.hostname.replace(/^\[(.*)\]$/, '$1') || undefined;
+}
+
+const WILDCARD = new Set(['', '0.0.0.0', '::']);
+
+/**
+ * Parses `docker container inspect` output (a JSON array with one object). A port published on
+ * every interface is reached on the engine's host: loopback for a local engine, the host named in
+ * `dockerHost` for a remote one. A specific bind address is used as it is.
+ */
+export function parseContainerInspect(json: string, container: string, dockerHost?: string): ContainerFacts {
   let info: {
     State?: { Running?: boolean; Status?: string };
     Config?: { Env?: string[] | null };
@@ -47,14 +75,21 @@ export function parseContainerInspect(json: string, container: string): Containe
     return at < 0 ? [entry, ''] : [entry.slice(0, at), entry.slice(at + 1)];
   }));
   const binding = info?.NetworkSettings?.Ports?.[`${CONTAINER_PG_PORT}/tcp`]?.find((b) => b.HostPort);
-  // A port published on every interface is reached on loopback from this host.
-  const host = !binding?.HostIp || binding.HostIp === '0.0.0.0' ? '127.0.0.1' : binding.HostIp === '::' ? '::1' : binding.HostIp;
+  const bound = binding?.HostIp ?? '';
+  const host = !WILDCARD.has(bound) ? bound : remoteEngineHost(dockerHost) ?? (bound === '::' ? '::1' : '127.0.0.1');
   return {
     running: info?.State?.Running === true,
     status: info?.State?.Status ?? 'unknown',
     env,
     ...(binding?.HostPort ? { published: { host, port: Number(binding.HostPort) } } : {}),
   };
+}
+
+/** Where the docker CLI sends its requests, as it says itself; undefined if it cannot say. */
+export async function currentDockerHost(): Promise<string | undefined> {
+  const result = await run(DOCKER, ['context', 'inspect', '--format', '{{.Endpoints.docker.Host}}'], { timeoutMs: 30_000 }).catch(() => undefined);
+  const host = result?.exitCode === 0 ? result.stdout.trim() : '';
+  return host || undefined;
 }
 
 /** The libpq variables the tools inside the container get (names in argv, values from our env). */
@@ -79,9 +114,9 @@ export function dockerDumpCommand(container: string, connection: ConnectionInfo,
   return containerCommand(container, pgDumpInContainer(snapshot, compressionLevel), { env: containerToolEnv(connection), mark });
 }
 
-async function inspectContainer(container: string): Promise<ContainerFacts> {
-  const result = await run(DOCKER, dockerInspectArgs(container), { timeoutMs: 30_000 });
-  if (result.exitCode === 0) return parseContainerInspect(result.stdout, container);
+async function inspectContainer(container: string, engine: Promise<string | undefined>): Promise<ContainerFacts> {
+  const [result, dockerHost] = await Promise.all([run(DOCKER, dockerInspectArgs(container), { timeoutMs: 30_000 }), engine]);
+  if (result.exitCode === 0) return parseContainerInspect(result.stdout, container, dockerHost);
   const why = firstLine(result.stderr);
   if (/no such (container|object)/i.test(why)) {
     throw new OpsError('CONNECT', `container "${container}" does not exist: start the stack (pulumi up) or fix --container / AETHERLENS_DB_CONTAINER`);
@@ -107,7 +142,7 @@ async function containerPassword(container: string, facts: ContainerFacts): Prom
  * the server target's (openSnapshotSession, runDumpProgram).
  */
 export async function openDockerTarget(spec: DockerSpec): Promise<Target> {
-  const facts = await inspectContainer(spec.container);
+  const facts = await inspectContainer(spec.container, spec.dockerHost !== undefined ? Promise.resolve(spec.dockerHost) : currentDockerHost());
   if (!facts.running) {
     throw new OpsError('CONNECT', `container "${spec.container}" is not running (${facts.status}): start it with docker start ${spec.container}`);
   }
