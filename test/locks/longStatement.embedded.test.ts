@@ -52,8 +52,9 @@ describe('a long statement on `local serve` does not cost it its lock', () => {
       const owner = (await readLockOwner(lock))!;
       expect(owner).toMatchObject({ pid, command: 'aetherlens-db local serve', port });
       // `local serve`'s password, once it has one (kept in the data directory).
-      const password = (await readFile(join(dataDir, 'password'), 'utf8').catch(() => '')).trim();
-      const client = new pg.Client({ connectionString: server.url, ...(password ? { password } : {}) });
+      const url = new URL(server.url);
+      url.password = (await readFile(join(dataDir, 'password'), 'utf8').catch(() => '')).trim();
+      const client = new pg.Client({ connectionString: url.href });
       await client.connect();
       // The engine serves one client at a time: this one leaves as soon as its statement ends.
       const sleeping = client.query<{ slept: string }>(`SELECT pg_sleep(15) AS slept`).finally(() => client.end());
