@@ -100,10 +100,10 @@ function probe(name: string): Promise<{ socket?: Socket } | undefined> {
   });
 }
 
-/** The owner JSON the holder writes on the probe's connection; undefined if it never comes. */
-function readReply(socket: Socket | undefined): Promise<LockOwner | undefined> {
-  if (!socket) return new Promise(() => {});
+/** The owner JSON the holder writes on the probe's connection; stays pending if none comes. */
+function readReply(socket: Socket | undefined): Promise<LockOwner> {
   return new Promise((done) => {
+    if (!socket) return;
     let text = '';
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
@@ -113,9 +113,9 @@ function readReply(socket: Socket | undefined): Promise<LockOwner | undefined> {
     socket.once('close', () => {
       try {
         const owner = JSON.parse(text) as LockOwner;
-        done(typeof owner.pid === 'number' ? owner : undefined);
+        if (typeof owner.pid === 'number') done(owner);
       } catch {
-        done(undefined);
+        // Not one of ours (a squatter), or it let go before answering: the owner file names it.
       }
     });
   });
