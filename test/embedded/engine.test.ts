@@ -26,10 +26,13 @@ async function serve(dataDir: string, port: number) {
     });
     void child.then((r) => fail(new Error(`serve exited ${r.exitCode}: ${r.stderr}`)));
   });
+  password = (await readFile(join(dataDir, 'password'), 'utf8')).trim();
   return { child, out: () => out };
 }
 
-const url = (port: number) => `postgres://postgres@127.0.0.1:${port}/template1`;
+/** The served engine's URL, with the password `local serve` keeps in the data directory. */
+const url = (port: number) => `postgres://postgres:${password}@127.0.0.1:${port}/template1`;
+let password = '';
 
 describe('the embedded target: migrate, serve, persistence, faults', () => {
   let root: string;

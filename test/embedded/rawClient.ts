@@ -115,10 +115,25 @@ export async function rawSession(endpoint: Endpoint, password: string) {
   const reader = new Reader(socket);
   socket.write(startupMessage());
   await scramLogin(socket, reader, password);
-  await reader.untilReady();
+  /** BackendKeyData: what a CancelRequest for this session carries. */
+  let key = Buffer.alloc(8);
+  for (let m = await reader.next(); m?.type !== 'Z'; m = await reader.next()) {
+    if (!m) throw new Error('the server closed the connection during login');
+    if (m.type === 'E') throw new Error(errorFields(m.body).M);
+    if (m.type === 'K') key = Buffer.from(m.body);
+  }
   return {
     socket,
     reader,
+    /** Sends a CancelRequest for this session on a new connection. */
+    async cancel() {
+      const other = await openSocket(endpoint);
+      const header = Buffer.alloc(8);
+      header.writeInt32BE(16, 0);
+      header.writeInt32BE(80877102, 4);
+      other.end(Buffer.concat([header, key]));
+      await new Promise((ok) => other.once('close', ok));
+    },
     async query(text: string) {
       socket.write(message('Q', `${text}\0`));
       const { types, status } = await reader.untilReady();

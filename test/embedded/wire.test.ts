@@ -9,7 +9,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { MessageFramer, WireServer } from '../../ops/lib/embedded/wire.js';
 import { openEmbeddedEngine, type EmbeddedEngine } from '../../ops/lib/embedded/engine.js';
 import type { ConnectionInfo } from '../../ops/lib/connection.js';
-import { rawSession } from './rawClient.js';
+import type { Socket } from 'node:net';
+import { Reader, errorFields, openSocket, rawSession } from './rawClient.js';
 
 describe('MessageFramer', () => {
   test('gives back whole messages however TCP splits them', () => {
@@ -124,5 +125,79 @@ describe('the wire server in front of the embedded engine', () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('the wire server\'s limits: startup and idle timeouts, a bounded line', () => {
+  let root: string;
+  let engine: EmbeddedEngine;
+  let server: WireServer;
+  let tcp: { host: string; port: number; password: string };
+  const password = 'a test password';
+  const client = async () => {
+    const c = new pg.Client({ ...tcp, user: 'postgres', database: 'template1' });
+    c.on('error', () => {});
+    await c.connect();
+    return c;
+  };
+  /** What the server says before it closes a socket that sends `bytes`. */
+  const lastWords = async (socket: Socket) => {
+    const reader = new Reader(socket);
+    for (let m = await reader.next(); m; m = await reader.next()) if (m.type === 'E') return errorFields(m.body).M;
+    return 'closed without a word';
+  };
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'aetherlens-wire-limits-'));
+    engine = await openEmbeddedEngine({ dataDir: join(root, 'db') });
+    server = new WireServer(engine.db, { listen: { host: '127.0.0.1', port: 0 }, password, queueTimeoutMs: 5_000, startupTimeoutMs: 400, idleTimeoutMs: 400, maxWaiting: 1, maxPending: 3 });
+    tcp = { host: '127.0.0.1', port: await server.start(), password };
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await engine?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  test('a client that sends three bytes is closed at the startup timeout, and holds nobody up meanwhile', async () => {
+    const slow = await openSocket(tcp);
+    slow.write(Buffer.from([0, 0, 0]));
+    const words = lastWords(slow);
+    const started = Date.now();
+    const c = await client();
+    expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await c.end();
+    expect(await words).toBe('canceling authentication due to timeout: a client must log in within 0.4 s');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+  });
+
+  test('connections not yet served are bounded', async () => {
+    const idle = await Promise.all([1, 2, 3].map(() => openSocket(tcp)));
+    const fourth = await openSocket(tcp);
+    expect(await lastWords(fourth)).toBe('too many connections are waiting for the embedded database: try again later');
+    for (const s of idle) s.destroy();
+    // The server counts them out when it sees them close.
+    await new Promise((ok) => setTimeout(ok, 200));
+  });
+
+  test('a served client idle while another waits is closed at the idle timeout; the waiting one is served', async () => {
+    const a = await client();
+    const aClosed = new Promise<string>((ok) => a.once('error', (e: Error) => ok(e.message)));
+    const started = Date.now();
+    const b = await client();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+    expect((await b.query(`SELECT 'b' AS who`)).rows).toEqual([{ who: 'b' }]);
+    expect(await aClosed).toBe('terminating connection: idle for 0.4 s while another client waited for the embedded database');
+    await b.end();
+  });
+
+  test('the line of waiting clients is bounded', async () => {
+    const a = await rawSession(tcp, password);
+    const b = rawSession(tcp, password);
+    // b waits (it has logged in); c finds the line full.
+    await new Promise((ok) => setTimeout(ok, 100));
+    const refused = await rawSession(tcp, password).then(() => 'served', (e: Error) => e.message);
+    expect(refused).toBe('too many clients are waiting for the embedded database: try again later');
+    await a.end();
+    await (await b).end();
   });
 });

@@ -297,12 +297,16 @@ export class WireServer {
     this.status = IDLE;
     client.running = true;
     this.queue(client, async () => {
-      const hello = [startupPacket({ user: ENGINE_USER, database: 'template1' }), frontendMessage('p', 'md5-unused\0')].map((m) => execRaw(this.db, m));
-      const out: Buffer[] = [];
-      for (const reply of hello) {
+      // The engine asks for an MD5 password (R 5) and takes any on the first login; later ones
+      // are accepted at once. We authenticated already: its R messages give way to one R 0.
+      const out: Buffer[] = [authentication(0)];
+      let ready = false;
+      for (const m of [startupPacket({ user: ENGINE_USER, database: 'template1' }), frontendMessage('p', 'md5-unused\0')]) {
+        if (ready) break;
+        const reply = execRaw(this.db, m);
         forEachMessage(reply, (type, start, end) => {
-          // The engine asks for an MD5 password (R 5) and takes any: we authenticated already.
-          if (type === 0x52 && new DataView(reply.buffer, reply.byteOffset + start, 4).getInt32(0) !== 0) return;
+          if (type === 0x52) return;
+          if (type === 0x5a) ready = true;
           out.push(type === 0x4b ? backendKeyData(client.pid, client.secret) : Buffer.from(reply.subarray(start - 5, end)));
         });
       }
@@ -387,10 +391,11 @@ export class WireServer {
           this.terminate(client);
           break;
         }
-        // Between statements of a pipeline, let a CancelRequest in (it needs two turns: accept, read).
+        // Between statements of a pipeline, let a CancelRequest in: the event loop's poll phase
+        // accepts its connection on one turn and reads it on the next (three checks cover both).
         if (STATEMENTS.has(bytes[0]!) && client.held.some((m) => STATEMENTS.has(m.bytes[0]!))) {
           await this.send(client, replies.splice(0));
-          for (let turn = 0; turn < 2; turn++) await new Promise((ok) => setImmediate(ok));
+          for (let turn = 0; turn < 3; turn++) await new Promise((ok) => setImmediate(ok));
         }
       }
     } catch (error) {
