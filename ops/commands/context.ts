@@ -49,7 +49,7 @@ export function parseVersion(flag: string) {
 /**
  * Runs `fn` with an AbortSignal that Ctrl-C or a service stop (SIGINT/SIGTERM) fires, so the
  * library can stop cleanly and remove what it wrote. The listeners stay attached (`on`, not
- * `once`) until `fn` is done: signal-exit, under proper-lockfile and execa, re-raises a signal
+ * `once`) until `fn` is done: signal-exit, under execa, re-raises a signal
  * that only it still listens to, which would kill the process before the cleanup ran.
  */
 export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {

@@ -8,7 +8,8 @@
  *           aetherlens.dump                 pg_dump -Fc (server, docker)  — or aetherlens.sql.gz (embedded)
  *     DIR/.partial-<id>-<host>-<pid>/       a backup being written; invisible to the catalog
  *     DIR/.deleting-<id>-<host>-<pid>/      a backup being deleted by rotate
- *     DIR/.backup-<key>.lock, .rotate.lock  locks (proper-lockfile) with .owner.json beside them
+ *     DIR/.backup-<key>.owner.json, .rotate.owner.json  who holds the locks (fileLock.ts: the
+ *                                           kernel holds them; these files only name the holder)
  *
  * Taking a backup
  *   backup({ target, dir, logger?, signal? }) → BackupResult { id, path, dumpPath, manifest }

@@ -14,8 +14,8 @@ export function backupLockPath(dir: string, target: Pick<Target, 'kind' | 'label
 const describe = (owner: LockOwner) => `backup already running (pid ${owner.pid || 'unknown'}, since ${owner.since}): wait for it to finish`;
 
 /**
- * Takes the backup lock or fails with "backup already running (pid …, since …)". A holder that
- * was killed is detected and its lock taken over (fileLock.ts).
+ * Takes the backup lock or fails with "backup already running (pid …, since …)". The kernel frees
+ * a killed holder's lock at once (fileLock.ts).
  */
 export async function acquireBackupLock(dir: string, target: Pick<Target, 'kind' | 'label'>): Promise<HeldLock> {
   const path = backupLockPath(dir, target);
