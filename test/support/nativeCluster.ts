@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { execa } from 'execa';
+import { tuningFor } from '../../infra/tuning.js';
 import type { ConnectionInfo } from '../../ops/lib/connection.js';
 import { connectionUrl } from '../../ops/lib/connection.js';
 
@@ -78,6 +79,10 @@ export async function startNativeCluster(options: { settings?: Record<string, st
     synchronous_commit: 'off',
     full_page_writes: 'off',
     max_connections: '50',
+    // The worker counts the stack gives a 1-CPU container (infra/tuning.ts): PostgreSQL's default
+    // of 8 worker processes leaves TimescaleDB's policy jobs without a slot to start in.
+    'timescaledb.max_background_workers': tuningFor(512, 1)['timescaledb.max_background_workers'],
+    max_worker_processes: tuningFor(512, 1).max_worker_processes,
     'timescaledb.telemetry_level': 'off',
     ...options.settings,
   };
