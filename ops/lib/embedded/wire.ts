@@ -26,6 +26,8 @@ export interface WireServerOptions {
   listen: { host: string; port: number } | { path: string };
   /** What SCRAM-SHA-256 checks the client against. */
   password: string;
+  /** PBKDF2 rounds the client spends per login (default 4096, PostgreSQL's). */
+  scramIterations?: number;
   /** How long an authenticated client waits for the single session before it is told it is busy. */
   queueTimeoutMs: number;
   /** From connect to authenticated; PostgreSQL's authentication_timeout is 60 s. */
@@ -98,6 +100,8 @@ const CANCELED: Refusal = { code: '57014', message: 'canceling statement due to 
 const BROKEN_PARSE = frontendMessage('P', 'x');
 const SYNC = frontendMessage('S');
 const STATEMENTS = new Set([0x51, 0x45]); // Q, E
+/** Replies a client may leave unread before we stop reading what it sends. */
+const MAX_UNSENT_BYTES = 1024 * 1024;
 
 /**
  * Serves one PGlite instance over the PostgreSQL wire protocol. Every client authenticates with
@@ -124,7 +128,7 @@ export class WireServer {
     private readonly db: PGlite,
     private readonly options: WireServerOptions,
   ) {
-    this.verifier = scramVerifier(options.password);
+    this.verifier = scramVerifier(options.password, options.scramIterations);
     this.startupTimeoutMs = options.startupTimeoutMs ?? 10_000;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 10_000;
   }
@@ -350,7 +354,7 @@ export class WireServer {
         }
       };
       // A client that does not read its replies is not read from either: memory stays bounded.
-      if (client.socket.writableNeedDrain) {
+      if (client.socket.writableLength > MAX_UNSENT_BYTES) {
         this.watchIdle(client);
         client.socket.once('drain', resume);
       } else resume();
