@@ -158,6 +158,7 @@ function fixedCases(): Case[] {
   cases.push(raw('cancel request for nobody', Buffer.concat([u32(16), u32(80877102), u32(1), u32(2)])));
   cases.push(raw('cancel request of length 12', Buffer.concat([u32(12), u32(80877102), u32(1)])));
   cases.push(raw('query before login', startupMessage(), message('Q', 'select 1\0')));
+  cases.push(raw('a 50 MB query before login', startupMessage(), framed('Q', 50_000_000, Buffer.alloc(4096, 0x41))));
   cases.push(raw('wrong SASL mechanism', startupMessage(), message('p', Buffer.concat([Buffer.from('PLAIN\0'), u32(4), Buffer.from('x\0y\0')]))));
   cases.push(raw('SASL length lies', startupMessage(), message('p', Buffer.concat([Buffer.from('SCRAM-SHA-256\0'), u32(2 ** 31), Buffer.from('n,,n=*,r=abc')]))));
   cases.push(raw('SCRAM garbage', startupMessage(), message('p', Buffer.concat([Buffer.from('SCRAM-SHA-256\0'), u32(3), Buffer.from('zzz')]))));

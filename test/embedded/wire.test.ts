@@ -37,6 +37,34 @@ describe('MessageFramer', () => {
   });
 });
 
+describe('MessageFramer lengths', () => {
+  const startup = Buffer.from([0, 0, 0, 8, 0, 3, 0, 0]);
+  const header = (type: string, length: number) => {
+    const b = Buffer.alloc(5);
+    b.write(type, 0);
+    b.writeUInt32BE(length, 1);
+    return b;
+  };
+  test('are checked as soon as the header is in, so nothing waits for bytes that will not come', () => {
+    const errors = (framer: MessageFramer, bytes: Buffer) => {
+      try {
+        framer.push(bytes);
+        return 'accepted';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    expect(errors(new MessageFramer(), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0]))).toBe('invalid length of startup packet (4 bytes)');
+    expect(errors(new MessageFramer(), Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 3, 0, 0]))).toBe('invalid length of startup packet (4294967295 bytes)');
+    expect(errors(new MessageFramer(), Buffer.concat([startup, header('Q', 3)]))).toBe('invalid message length 3');
+    expect(errors(new MessageFramer(), Buffer.concat([startup, header('Q', 0xffffffff)]))).toBe("message of 4294967295 bytes exceeds the embedded server's limit of 134217728 bytes");
+    expect(errors(new MessageFramer(), Buffer.concat([startup, header('S', 20_000)]))).toBe("message of 20000 bytes exceeds the embedded server's limit of 10000 bytes");
+    // Before login no message may be large: an unauthenticated client cannot make us hold 128 MB.
+    const guest = new MessageFramer(undefined, { authenticated: false });
+    expect(errors(guest, Buffer.concat([startup, header('Q', 50_000_000)]))).toBe("message of 50000000 bytes exceeds the embedded server's limit of 10000 bytes");
+  });
+});
+
 describe('the wire server in front of the embedded engine', () => {
   let root: string;
   let engine: EmbeddedEngine;

@@ -38,8 +38,17 @@ export class MessageFramer {
   private chunks: Buffer[] = [];
   private length = 0;
   private started = false;
+  /** Large messages only from a client that has logged in: before that, nobody makes us hold 128 MB. */
+  private largeAllowed: boolean;
 
-  constructor(private readonly maxMessageBytes = MAX_MESSAGE_BYTES) {}
+  constructor(private readonly maxMessageBytes = MAX_MESSAGE_BYTES, options: { authenticated?: boolean } = {}) {
+    this.largeAllowed = options.authenticated ?? true;
+  }
+
+  /** From now on, messages with SQL or data may be up to the large limit. */
+  allowLarge(): void {
+    this.largeAllowed = true;
+  }
 
   /** Bytes held for a message not yet complete. */
   get buffered(): number {
@@ -59,7 +68,7 @@ export class MessageFramer {
     }
     const type = head[0]!;
     const length = head.readUInt32BE(1);
-    const limit = LARGE_TYPES.has(type) ? this.maxMessageBytes : MAX_SMALL_MESSAGE_BYTES;
+    const limit = this.largeAllowed && LARGE_TYPES.has(type) ? this.maxMessageBytes : MAX_SMALL_MESSAGE_BYTES;
     if (length < 4) throw new ProtocolViolation(`invalid message length ${length}`);
     if (length > limit) throw new ProtocolViolation(`message of ${length} bytes exceeds the embedded server's limit of ${limit} bytes`, '54000');
     return 1 + length;

@@ -62,7 +62,7 @@ class Client {
   readonly framer: MessageFramer;
 
   constructor(readonly socket: Socket, maxMessageBytes: number | undefined) {
-    this.framer = new MessageFramer(maxMessageBytes);
+    this.framer = new MessageFramer(maxMessageBytes, { authenticated: false });
   }
 }
 
@@ -259,10 +259,12 @@ export class WireServer {
     }
     clearTimeout(client.timer);
     client.phase = 'waiting';
+    client.framer.allowLarge();
     this.admit(client);
   }
 
   private admit(client: Client): void {
+    if (this.failure) return this.terminate(client, '57P03', this.failure);
     if (!this.active) return this.grant(client);
     if (this.waiting.length >= (this.options.maxWaiting ?? 16)) {
       return this.terminate(client, '53300', 'too many clients are waiting for the embedded database: try again later');
