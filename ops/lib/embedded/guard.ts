@@ -37,6 +37,14 @@ function* nodes(tree: unknown, kind: string): Generator<Record<string, unknown>>
   }
 }
 
+/** The text of a string constant or name node (`{ A_Const: { sval } }`, `{ String: { sval } }`), if it is one. */
+function stringConstant(node: unknown): string | undefined {
+  const n = node as { A_Const?: { sval?: { sval?: string } }; String?: { sval?: string } } | undefined;
+  return n?.A_Const?.sval?.sval ?? n?.String?.sval;
+}
+
+const isUtf8 = (value: string | undefined) => value !== undefined && /^(utf-?8|unicode)$/i.test(value);
+
 function refusalIn(sql: string): Refusal | undefined {
   let tree: unknown;
   try {
@@ -50,10 +58,16 @@ function refusalIn(sql: string): Refusal | undefined {
     if (copy.is_from === true && copy.filename === undefined && copy.is_program !== true) return COPY_FROM_STDIN;
   }
   // ALTER SYSTEM/DATABASE/ROLE ... SET hold theirs under `setstmt`, without the node name.
+  // Setting names are case-insensitive, also when quoted.
   for (const set of [...nodes(tree, 'VariableSetStmt'), ...nodes(tree, 'setstmt')]) {
-    if (set.name !== 'client_encoding' || set.kind !== 'VAR_SET_VALUE') continue;
-    const value = (set.args as { A_Const?: { sval?: { sval?: string } } }[] | undefined)?.[0]?.A_Const?.sval?.sval ?? '';
-    if (!/^(utf-?8|unicode)$/i.test(value)) return ENCODING;
+    if (String(set.name).toLowerCase() !== 'client_encoding' || set.kind !== 'VAR_SET_VALUE') continue;
+    if (!isUtf8(stringConstant((set.args as unknown[] | undefined)?.[0]))) return ENCODING;
+  }
+  // set_config('client_encoding', ...) with the name written out; a name computed at run time is not seen.
+  for (const call of nodes(tree, 'FuncCall')) {
+    const name = (call.funcname as unknown[] | undefined)?.map(stringConstant).at(-1);
+    const args = (call.args as unknown[] | undefined) ?? [];
+    if (name?.toLowerCase() === 'set_config' && stringConstant(args[0])?.toLowerCase() === 'client_encoding' && !isUtf8(stringConstant(args[1]))) return ENCODING;
   }
   return undefined;
 }
@@ -69,11 +83,12 @@ function withBackslashEscapes(sql: string): string {
 }
 
 /**
- * Words a refused statement cannot be written without: the keyword COPY, the setting's name or
- * NAMES, or U&"...", which can spell a name without its letters. Keywords cannot be escaped or
+ * Words a refused statement cannot be written without: the keyword COPY, NAMES, set_config, the
+ * setting's name, or U&"...", which can spell a name without its letters (set_config's argument
+ * may be any string, so set_config itself is the word there). Keywords cannot be escaped or
  * split, so text without these is never parsed here (about 2 µs for a short query).
  */
-const WORDS = /copy|client_encoding|names|u&"/i;
+const WORDS = /copy|client_encoding|names|set_config|u&"/i;
 
 /** Whether `sql` must go through refuseStatement(); latin1 keeps every byte as one character. */
 export function mayNeedRefusal(sql: Buffer): boolean {
