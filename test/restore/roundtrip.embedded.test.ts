@@ -116,4 +116,30 @@ describe('restore round trip on the embedded target', () => {
     }
     expect(await siblings(dataDir)).toEqual([]);
   });
+
+  test('restore --into a directory that `local serve` holds is refused, naming it, and that database is untouched', async () => {
+    const other = join(root, 'other');
+    const port = await freePort();
+    const child = execa(process.execPath, [CLI, 'local', 'serve', '--port', String(port)], { env: { AETHERLENS_EMBEDDED_DIR: other }, reject: false });
+    try {
+      let out = '';
+      await new Promise<void>((ok, fail) => {
+        child.stdout!.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('connect: psql')) ok();
+        });
+        void child.then((r) => fail(new Error(`serve exited ${r.exitCode}: ${r.stderr}`)));
+      });
+      const before = await readdir(other);
+      const r = await runCli(['restore', '--yes', '--into', other], env);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^error: the embedded database ${other} is open in pid ${child.pid} \\(aetherlens-db local serve, since [^)]+\\): restore --into replaces that directory, so stop that first \\(aetherlens-db local stop --embedded-dir '${other}'\\), then run the restore again; nothing was changed$`));
+      expect(await readdir(other)).toEqual(before);
+      expect(await siblings(other)).toEqual([]);
+    } finally {
+      child.kill('SIGTERM');
+      await child;
+    }
+    expect(await siblings(dataDir)).toEqual([]);
+  });
 });

@@ -86,6 +86,17 @@ export async function embeddedSite(options: { dataDir: string; purpose: ScratchP
     }
     lock = await acquireLock(paths.lock, { command: options.command, describe: (o) => `the embedded database ${root} is open in pid ${o.pid} (${o.command}): stop it first; nothing was changed` });
   }
+  // `--into DIR` replaces another data directory: it is locked like the configured one, from the
+  // first look at it (its row counts) to the swap, so nothing that holds it is replaced under it.
+  const intoLocks = new Map<string, HeldLock>();
+  const holdLive = async (live: string) => {
+    if (live === root || intoLocks.has(live)) return;
+    const target = embeddedPaths(live);
+    intoLocks.set(live, await acquireLock(target.lock, {
+      command: options.command,
+      describe: (o) => `the embedded database ${target.root} is open in pid ${o.pid} (${o.command}, since ${o.since}): restore --into replaces that directory, so stop that first (aetherlens-db local stop --embedded-dir ${sh(target.root)}), then run the restore again; nothing was changed`,
+    }));
+  };
   return {
     kind: 'embedded',
     lockKey: { kind: 'embedded', label: `embedded ${root}` },
@@ -155,6 +166,7 @@ export async function embeddedSite(options: { dataDir: string; purpose: ScratchP
           restoringOff: async () => !(await restoringSetForDatabase(live)),
           discard,
           swapInto: async ({ live: target, previous, stamp }): Promise<SwapResult> => {
+            await holdLive(target);
             await engine?.close();
             engine = undefined;
             await rm(join(scratch, SCRATCH_FILE), { force: true });
@@ -186,6 +198,7 @@ export async function embeddedSite(options: { dataDir: string; purpose: ScratchP
       }
     },
     async liveRowCounts(live, tables) {
+      await holdLive(live);
       if (!existsSync(join(live, 'pgdata', 'PG_VERSION'))) return undefined;
       const engine = await openEmbeddedEngine({ dataDir: live });
       try {
@@ -203,6 +216,7 @@ export async function embeddedSite(options: { dataDir: string; purpose: ScratchP
     },
     liveSessions: async () => [],
     async close() {
+      for (const held of intoLocks.values()) await held.release();
       await lock?.release();
     },
   };
