@@ -9,6 +9,21 @@ import { CLI, runCli } from '../support/cli.js';
 import { freePort } from '../support/nativeCluster.js';
 import { ADMIN_PASSWORD, embeddedFingerprintOf as fingerprintOf, withEmbedded } from './support.js';
 
+/** `local serve` on `dataDir` in a child process, once it prints its psql line. */
+async function serve(dataDir: string, port: number) {
+  const child = execa(process.execPath, [CLI, 'local', 'serve', '--port', String(port)], { env: { AETHERLENS_EMBEDDED_DIR: dataDir }, reject: false });
+  let out = '';
+  await new Promise<void>((ok, fail) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('connect: psql')) ok();
+    });
+    void child.then((r) => fail(new Error(`serve exited ${r.exitCode}: ${r.stderr}`)));
+  });
+  // Wrapped: the subprocess is itself a promise, which an async function would wait for.
+  return { child };
+}
+
 const siblings = async (dataDir: string) => (await readdir(dirname(dataDir))).filter((n) => n.startsWith(`${basename(dataDir)}.`)).sort();
 
 /**
@@ -97,16 +112,8 @@ describe('restore round trip on the embedded target', () => {
 
   test('a restore is refused while `local serve` has the database open', async () => {
     const port = await freePort();
-    const child = execa(process.execPath, [CLI, 'local', 'serve', '--port', String(port)], { env: { AETHERLENS_EMBEDDED_DIR: dataDir }, reject: false });
+    const { child } = await serve(dataDir, port);
     try {
-      let out = '';
-      await new Promise<void>((ok, fail) => {
-        child.stdout!.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          if (out.includes('connect: psql')) ok();
-        });
-        void child.then((r) => fail(new Error(`serve exited ${r.exitCode}: ${r.stderr}`)));
-      });
       const r = await runCli(['restore', '--yes'], env);
       expect(r.exitCode).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`^error: the embedded database ${dataDir} is open in pid ${child.pid} \\(aetherlens-db local serve, since .+, serving 127\\.0\\.0\\.1:${port}\\): a restore replaces its data directory, so stop that first \\(aetherlens-db local stop\\), then run the restore again; nothing was changed$`));
@@ -120,16 +127,8 @@ describe('restore round trip on the embedded target', () => {
   test('restore --into a directory that `local serve` holds is refused, naming it, and that database is untouched', async () => {
     const other = join(root, 'other');
     const port = await freePort();
-    const child = execa(process.execPath, [CLI, 'local', 'serve', '--port', String(port)], { env: { AETHERLENS_EMBEDDED_DIR: other }, reject: false });
+    const { child } = await serve(other, port);
     try {
-      let out = '';
-      await new Promise<void>((ok, fail) => {
-        child.stdout!.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          if (out.includes('connect: psql')) ok();
-        });
-        void child.then((r) => fail(new Error(`serve exited ${r.exitCode}: ${r.stderr}`)));
-      });
       const before = await readdir(other);
       const r = await runCli(['restore', '--yes', '--into', other], env);
       expect(r.exitCode).toBe(1);
