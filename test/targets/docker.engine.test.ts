@@ -72,6 +72,13 @@ describeDocker('the docker target against the real docker exec', () => {
     (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pg_dump' AND wait_event_type = 'Lock'`)).rows[0]!.n > 0, 'postgres');
   const leftovers = async () => (await readdir(backupDir)).filter((n) => n.startsWith('.partial-'));
   const published = async () => (await readdir(backupDir)).filter((n) => BACKUP_ID_PATTERN.test(n));
+  /** After an aborted backup: no pg_dump in the container or in pg_stat_activity, nothing staged or published. */
+  const expectNoDumpLeft = async () => {
+    expect(await inContainer('pg_dump')).toEqual([]);
+    expect(await sessionsOf('pg_dump')).toBe(0);
+    expect(await leftovers()).toEqual([]);
+    expect(await published()).toEqual([]);
+  };
   const counts = () => withClient(db(), async (c) => (await c.query<{ m: string; d: string; s: string }>(
     'SELECT (SELECT count(*) FROM metrics)::text AS m, (SELECT count(*) FROM devices)::text AS d, (SELECT sum(power_deciwatts) FROM metrics)::text AS s')).rows[0]!);
 
@@ -120,10 +127,7 @@ describeDocker('the docker target against the real docker exec', () => {
       expect(end.code, end.stderr).toBe(1);
       expect(errorLine(end.stderr)).toBe('error: backup interrupted: the partial backup was removed and older backups are untouched');
       // When the CLI has exited, nothing of it runs on in the container.
-      expect(await inContainer('pg_dump')).toEqual([]);
-      expect(await sessionsOf('pg_dump')).toBe(0);
-      expect(await leftovers()).toEqual([]);
-      expect(await published()).toEqual([]);
+      await expectNoDumpLeft();
     } finally {
       await release();
     }
@@ -140,10 +144,7 @@ describeDocker('the docker target against the real docker exec', () => {
       const end = await s.exited;
       expect(end.code, s.stderr()).toBe(0);
       expect(s.lines.find((l) => l.event === 'run.end')).toMatchObject({ verdict: 'aborted' });
-      expect(await inContainer('pg_dump')).toEqual([]);
-      expect(await sessionsOf('pg_dump')).toBe(0);
-      expect(await leftovers()).toEqual([]);
-      expect(await published()).toEqual([]);
+      await expectNoDumpLeft();
     } finally {
       await release();
     }
