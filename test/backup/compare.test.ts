@@ -64,3 +64,31 @@ describe('compareFingerprints', () => {
     `);
   });
 });
+
+describe('compareFingerprints with a format 1 backup (floats summed as floats)', () => {
+  const legacy = (power: string): Fingerprint => {
+    const f = fingerprint();
+    f.hypertables.metrics!.chunks._hyper_1_3_chunk!.sums.power = power;
+    return f;
+  };
+  const now = (power: string): Fingerprint => ({ ...legacy(power), format: 2 });
+
+  it('takes a float sum that moved in its last digits (another row order) as equal', () => {
+    expect(compareFingerprints(legacy('181.2420770000005'), now('181.242077'))).toEqual([]);
+    expect(compareFingerprints(legacy('181.2420770000005'), now('181.24207700000053'))).toEqual([]);
+  });
+
+  it('still reports a sum that differs by more than that order can explain', () => {
+    expect(compareFingerprints(legacy('181.2420770000005'), now('181.2420771'))).toEqual(['table metrics: chunk _hyper_1_3_chunk sum(power) 181.2420770000005 → 181.2420771']);
+    expect(compareFingerprints(legacy('4032'), now('4033'))).toEqual(['table metrics: chunk _hyper_1_3_chunk sum(power) 4032 → 4033']);
+  });
+
+  it('compares format 2 with format 2 exactly', () => {
+    expect(compareFingerprints(now('181.2420770000005'), now('181.24207700000053'))).toEqual(['table metrics: chunk _hyper_1_3_chunk sum(power) 181.2420770000005 → 181.24207700000053']);
+  });
+
+  it('refuses a format it does not know, saying which version to use', () => {
+    const newer = { ...now('1'), format: 3 } as unknown as Fingerprint;
+    expect(compareFingerprints(newer, now('1'))).toEqual(['fingerprint format 3 → 2: this aetherlens-db reads formats 1 to 2; verify the backup with the version that took it']);
+  });
+});
