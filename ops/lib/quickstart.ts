@@ -8,7 +8,7 @@ import { runDueJobs, type JobRun } from './embedded/jobs.js';
 import { backup } from './backup/index.js';
 import { compressionSummary, sampleQueries, type CompressionSummary, type TimedQuery } from './report.js';
 import { DEFAULT_SERVE_PORT } from './embedded/serve.js';
-import { embeddedPaths } from './embedded/engine.js';
+import { embeddedPaths } from './embedded/layout.js';
 import { drill } from './restore/index.js';
 
 export interface QuickstartReport {

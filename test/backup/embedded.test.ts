@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { backup, compareFingerprints, hashFile, isOpsError, pgliteSqlClient, takeFingerprint, type Target } from '../../ops/lib/index.js';
 import { acquireLock } from '../../ops/lib/fileLock.js';
-import { embeddedPaths } from '../../ops/lib/embedded/engine.js';
+import { embeddedPaths } from '../../ops/lib/embedded/layout.js';
 import { openEmbeddedTarget } from '../../ops/lib/targets/embedded.js';
 import { snapshotDir } from './support.js';
 

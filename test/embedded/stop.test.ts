@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { acquireLock, ownerPath, type HeldLock } from '../../ops/lib/fileLock.js';
-import { embeddedPaths } from '../../ops/lib/embedded/engine.js';
+import { embeddedPaths } from '../../ops/lib/embedded/layout.js';
 import { stopEmbedded } from '../../ops/lib/embedded/serve.js';
 
 /** The lock suite's holder: takes a lock in its own process and says `held {owner}`. */

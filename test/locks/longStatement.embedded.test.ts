@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { embeddedPaths } from '../../ops/lib/embedded/engine.js';
+import { embeddedPaths } from '../../ops/lib/embedded/layout.js';
 import { lockHolder, readLockOwner } from '../../ops/lib/fileLock.js';
 import { CLI, runCli } from '../support/cli.js';
 import { freePort } from '../support/nativeCluster.js';

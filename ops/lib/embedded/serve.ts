@@ -4,7 +4,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { OpsError } from '../errors.js';
 import { acquireLock, isProcessAlive, lockHolder, ownerPath, type LockOwner } from '../fileLock.js';
-import { embeddedPaths, openEmbeddedEngine, type EmbeddedEngine } from './engine.js';
+import { openEmbeddedEngine, type EmbeddedEngine } from './engine.js';
+import { embeddedPaths } from './layout.js';
 import { ensurePasswordFile } from './password.js';
 import { describeServeOwner } from '../targets/embedded.js';
 
