@@ -2,8 +2,7 @@ import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { PGlite } from '@electric-sql/pglite';
-import { timescaledb } from '@electric-sql/pglite/timescaledb';
+import { EngineError, EngineThread } from './engineThread.js';
 import { ENGINE_USER, WireServer } from './wire.js';
 import { checkDataDir, embeddedPaths, ENGINE_ID, ENGINE_PG_MAJOR, type EngineStamp } from './layout.js';
 import { randomPassword } from './password.js';
@@ -31,8 +30,8 @@ async function assertPortFree(host: string, port: number): Promise<void> {
 export interface EmbeddedEngine {
   /** Connection for `pg` and `psql`: the private socket (or `local serve`'s TCP port), user postgres, with its password. */
   info: ConnectionInfo;
-  /** The in-process engine: dumps run against it directly. */
-  db: PGlite;
+  /** The engine itself, in its own thread: dumps run against it directly. */
+  db: EngineThread;
   dataDir: string;
   close(): Promise<void>;
 }
@@ -89,13 +88,14 @@ export async function openEmbeddedEngine(options: { dataDir: string; listen?: En
   const state = await checkDataDir(options.dataDir);
   if (listen.kind === 'tcp') await assertPortFree(listen.host, listen.port);
   const releaseUmask = holdPrivateUmask();
-  let db: PGlite | undefined;
+  let db: EngineThread | undefined;
   let socketDir: string | undefined;
   try {
     await mkdir(paths.pgdata, { recursive: true, mode: 0o700 });
     try {
-      db = await PGlite.create({ dataDir: paths.pgdata, extensions: { timescaledb } });
+      db = await EngineThread.start(paths.pgdata);
     } catch (error) {
+      if (!(error instanceof EngineError)) throw error;
       throw new OpsError('ENGINE', `the embedded engine could not open ${paths.pgdata}: ${(error as Error).message}; the directory was not modified by aetherlens-db`, { cause: error });
     }
     // initdb leaves PGDATA 0750 and the engine then makes files 0640: once PGDATA is 0700 it

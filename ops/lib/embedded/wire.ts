@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import { protocol, type PGlite } from '@electric-sql/pglite';
+import type { EngineThread } from './engineThread.js';
 import { mayNeedRefusal, refuseStatement, type Refusal } from './guard.js';
 import {
   IDLE, MessageFramer, ProtocolViolation, authentication, backendKeyData, cString, errorResponse, forEachMessage,
@@ -66,35 +66,6 @@ class Client {
   }
 }
 
-let forwarding = false;
-let parserPatched = false;
-
-/**
- * Runs one message; the reply is a view into a buffer the engine reuses on its next call.
- * PGlite runs its own parser over every reply, even a raw one, decoding each field of each row
- * and keeping the messages until its next execProtocol() (electric-sql/pglite#1025): ~20 µs per
- * returned row, most of a wire query's time, and a heap that grew while a client stayed. The
- * wire server only forwards bytes, so that parse (shared by every PGlite in the process) is off
- * for exactly this synchronous call; db.query() and db.exec() parse as before. Skipped with it:
- * PGlite's transaction flag (we read ReadyForQuery instead) and in-process LISTEN callbacks
- * (wire clients get their notifications in the bytes).
- */
-function execRaw(db: PGlite, message: Buffer): Uint8Array {
-  if (!parserPatched) {
-    parserPatched = true;
-    const parse = protocol.Parser.prototype.parse;
-    protocol.Parser.prototype.parse = function (this: protocol.Parser, ...args: Parameters<typeof parse>): void {
-      if (!forwarding) parse.apply(this, args);
-    };
-  }
-  forwarding = true;
-  try {
-    return db.execProtocolRawSync(new Uint8Array(message.buffer, message.byteOffset, message.length));
-  } finally {
-    forwarding = false;
-  }
-}
-
 const CANCELED: Refusal = { code: '57014', message: 'canceling statement due to user request' };
 /** A Parse the engine rejects (no terminator): it answers ERROR and skips to the next Sync. */
 const BROKEN_PARSE = frontendMessage('P', 'x');
@@ -125,7 +96,7 @@ export class WireServer {
   private readonly idleTimeoutMs: number;
 
   constructor(
-    private readonly db: PGlite,
+    private readonly db: EngineThread,
     private readonly options: WireServerOptions,
   ) {
     this.verifier = scramVerifier(options.password, options.scramIterations);
@@ -309,11 +280,11 @@ export class WireServer {
       let ready = false;
       for (const m of [startupPacket({ user: ENGINE_USER, database: 'template1' }), frontendMessage('p', 'md5-unused\0')]) {
         if (ready) break;
-        const reply = execRaw(this.db, m);
-        forEachMessage(reply, (type, start, end) => {
+        const [reply] = await this.db.execProtocolRaw([m]);
+        forEachMessage(reply!, (type, start, end) => {
           if (type === 0x52) return;
           if (type === 0x5a) ready = true;
-          out.push(type === 0x4b ? backendKeyData(client.pid, client.secret) : Buffer.from(reply.subarray(start - 5, end)));
+          out.push(type === 0x4b ? backendKeyData(client.pid, client.secret) : Buffer.from(reply!.subarray(start - 5, end)));
         });
       }
       return out;
@@ -372,12 +343,11 @@ export class WireServer {
     client.socket.uncork();
   }
 
-  private failed(client: Client, error: unknown): void {
+  private async failed(client: Client, error: unknown): Promise<void> {
     if (error instanceof ProtocolViolation) return this.terminate(client, error.code, error.message);
     // The engine threw: if it no longer answers, every client from now on is told so.
     try {
-      execRaw(this.db, SYNC);
-      execRaw(this.db, frontendMessage('Q', 'SELECT 1\0'));
+      await this.db.execProtocolRaw([SYNC, frontendMessage('Q', 'SELECT 1\0')]);
     } catch {
       this.failure = `the embedded engine stopped after an internal error (${(error as Error).message}): restart it`;
       for (const other of [...this.waiting, client]) this.terminate(other, '57P03', this.failure);
@@ -424,20 +394,20 @@ export class WireServer {
       case 0x51: { // Q
         const refusal = this.takeCancel(client, seq) ?? (await this.refusal(bytes, 5));
         if (refusal) replies.push(errorResponse(refusal.code, refusal.message, 'ERROR'), readyForQuery(this.status));
-        else this.exec(bytes, replies);
+        else await this.exec(bytes, replies);
         return true;
       }
       case 0x50: { // P Parse: name, then the statement
         const name = cString(bytes, 5);
         const refusal = name ? await this.refusal(bytes, name.end + 1) : undefined;
-        if (refusal) this.failExtended(refusal, replies);
-        else this.exec(bytes, replies);
+        if (refusal) await this.failExtended(refusal, replies);
+        else await this.exec(bytes, replies);
         return true;
       }
       case 0x45: { // E Execute
         const refusal = this.takeCancel(client, seq);
-        if (refusal) this.failExtended(refusal, replies);
-        else this.exec(bytes, replies);
+        if (refusal) await this.failExtended(refusal, replies);
+        else await this.exec(bytes, replies);
         return true;
       }
       case 0x42: // B D C S H F: the engine checks their contents and answers errors itself
@@ -446,7 +416,7 @@ export class WireServer {
       case 0x53:
       case 0x48:
       case 0x46:
-        this.exec(bytes, replies);
+        await this.exec(bytes, replies);
         return true;
       default:
         // The engine exits on an unknown type (a FATAL error is "unreachable" in WebAssembly).
@@ -473,17 +443,16 @@ export class WireServer {
    * An error in the extended protocol: the engine gets a Parse it rejects, so it skips to the
    * next Sync and fails an open transaction as PostgreSQL would; the client gets our message.
    */
-  private failExtended(refusal: Refusal, replies: Buffer[]): void {
-    execRaw(this.db, BROKEN_PARSE);
+  private async failExtended(refusal: Refusal, replies: Buffer[]): Promise<void> {
+    await this.db.execProtocolRaw([BROKEN_PARSE]);
     replies.push(errorResponse(refusal.code, refusal.message, 'ERROR'));
   }
 
-  private exec(bytes: Buffer, replies: Buffer[]): void {
-    const reply = execRaw(this.db, bytes);
-    if (reply.length === 0) return;
+  private async exec(bytes: Buffer, replies: Buffer[]): Promise<void> {
+    const [reply] = await this.db.execProtocolRaw([bytes]);
+    if (!reply || reply.length === 0) return;
     this.status = transactionStatus(reply, this.status);
-    // Copied now: the engine overwrites the reply's buffer on its next call.
-    replies.push(Buffer.from(reply));
+    replies.push(Buffer.from(reply.buffer, reply.byteOffset, reply.length));
   }
 
   private gone(client: Client): void {
@@ -500,11 +469,9 @@ export class WireServer {
     if (!this.failure) {
       // The session outlives the client: end an extended-protocol error state it left, then give
       // the next client a clean session.
-      try {
-        execRaw(this.db, SYNC);
-      } catch {
+      await this.db.execProtocolRaw([SYNC]).catch(() => {
         // failed() decides whether the engine is gone.
-      }
+      });
       await this.db.exec('ROLLBACK').catch(() => {});
       await this.db.exec('DISCARD ALL').catch(() => {});
       // This build's default search_path is pg_catalog; PGlite sets public when it opens.

@@ -3,7 +3,6 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGzip } from 'node:zlib';
 import { OpsError } from '../errors.js';
 import { acquireLock, lockHolder, type LockOwner } from '../fileLock.js';
@@ -40,27 +39,34 @@ async function embeddedToolVersions(engine: EmbeddedEngine): Promise<ToolVersion
 /** Plain SQL from the in-process pg_dump, gzip-compressed into `options.file`. */
 async function dumpEmbedded(engine: EmbeddedEngine, options: DumpOptions): Promise<{ stderr: string }> {
   if (options.signal?.aborted) throw new OpsError('ABORTED', 'the embedded pg_dump was interrupted');
-  let sql: File;
+  let sql: Uint8Array;
   // pg_dump runs on the engine's only session and leaves its transaction and settings there
   // (DateStyle, extra_float_digits, restrict_nonsystem_relation_kind = view, which hides
   // TimescaleDB's information views): put the session back as it was.
   const saved = (await engine.db.query<{ name: string; setting: string }>(`SELECT name, setting FROM pg_settings WHERE source = 'session'`)).rows;
+  let failed = false;
   try {
-    // Loaded on first use: the WebAssembly pg_dump is large and only backups need it.
-    const { pgDump } = await import('@electric-sql/pglite-tools/pg_dump');
-    sql = await pgDump({ pg: engine.db, args: [`--rows-per-insert=${EMBEDDED_ROWS_PER_INSERT}`] });
+    sql = await engine.db.dump([`--rows-per-insert=${EMBEDDED_ROWS_PER_INSERT}`]);
   } catch (error) {
+    failed = true;
+    // Interrupted: the engine was stopped (engineThread.ts) and says so.
+    if (error instanceof OpsError) throw error;
     const message = (error as Error).message.replace(/^pg_dump failed with exit code \d+\.\s*(Error message:\s*)?/, '');
     throw new OpsError('BACKUP', `the embedded pg_dump failed: ${firstLine(message) || (error as Error).message}`, { cause: error });
   } finally {
     // pg_dump ends without COMMIT; on a server its disconnect ends the transaction, here the
     // session keeps it open. It only read, so roll it back before anything else runs.
-    await engine.db.exec('ROLLBACK');
-    await engine.db.exec('RESET ALL');
-    for (const s of saved) await engine.db.query('SELECT set_config($1, $2, false)', [s.name, s.setting]);
+    const putBack = async () => {
+      await engine.db.exec('ROLLBACK');
+      await engine.db.exec('RESET ALL');
+      for (const s of saved) await engine.db.query('SELECT set_config($1, $2, false)', [s.name, s.setting]);
+    };
+    await putBack().catch((error: unknown) => {
+      if (!failed) throw error;
+    });
   }
   try {
-    const source = Readable.fromWeb(sql.stream() as WebReadableStream<Uint8Array>);
+    const source = Readable.from([sql]);
     const gzip = createGzip({ level: options.compressionLevel });
     const out = createWriteStream(options.file);
     await (options.signal ? pipeline(source, gzip, out, { signal: options.signal }) : pipeline(source, gzip, out));

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { PGlite } from '@electric-sql/pglite';
+import type { EngineThread } from '../embedded/engineThread.js';
 
 /**
  * The little of a SQL session that backups, fingerprints and drills need. Both a `pg` client (on
@@ -21,8 +21,8 @@ export function pgSqlClient(client: pg.Client): SqlClient {
   };
 }
 
-/** The in-process PGlite engine seen as a SqlClient. */
-export function pgliteSqlClient(db: PGlite): SqlClient {
+/** The embedded engine (PGlite, in its thread) seen as a SqlClient. */
+export function pgliteSqlClient(db: Pick<EngineThread, 'query'>): SqlClient {
   return {
     async query<R extends object>(text: string, params?: unknown[]) {
       const result = await db.query<R>(text, params as unknown[] | undefined);

@@ -1,0 +1,162 @@
+import { Worker } from 'node:worker_threads';
+import { OpsError } from '../errors.js';
+import type { EngineReply, EngineRequest, EngineStarted, QueryOptions, Results, SerializedError } from './engineMessages.js';
+
+export type { Results } from './engineMessages.js';
+
+/** Worker threads do not inherit tsx's hooks: this file registers them, then loads engineWorker.ts. */
+const WORKER_ENTRY = new URL('./engineWorker.boot.mjs', import.meta.url);
+
+/** An engine error with PostgreSQL's fields (code, detail, ...), as PGlite throws it. */
+export class EngineError extends Error {
+  code?: string;
+  detail?: string;
+  hint?: string;
+  position?: string;
+  where?: string;
+  severity?: string;
+
+  constructor(serialized: SerializedError) {
+    super(serialized.message);
+    this.name = 'EngineError';
+    Object.assign(this, serialized);
+  }
+}
+
+type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void };
+type Request = EngineRequest extends infer R ? (R extends EngineRequest ? Omit<R, 'id'> : never) : never;
+
+const running = new Set<EngineThread>();
+
+/**
+ * The embedded engine, running in a worker thread of its own: this thread stays free to answer
+ * signals, keep locks and time out clients while a statement runs, and can stop the engine
+ * mid-statement. A stopped engine is like a crashed server: the next open recovers from its WAL,
+ * and what was not committed is gone.
+ */
+export class EngineThread {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private ended: OpsError | undefined;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (reply: EngineReply) => this.settle(reply));
+    worker.on('error', (error) => this.end(new OpsError('ENGINE', `the embedded engine stopped: ${error.message}`, { cause: error })));
+    worker.on('exit', () => this.end(new OpsError('ENGINE', 'the embedded engine has stopped')));
+    worker.unref();
+  }
+
+  /** Opens PGDATA in a new worker; rejects with the engine's own error when it cannot. */
+  static async start(pgdata: string): Promise<EngineThread> {
+    const worker = new Worker(WORKER_ENTRY, { workerData: { pgdata } });
+    let settle: { onMessage?: (m: EngineStarted) => void; onError?: (e: Error) => void; onExit?: (code: number) => void } = {};
+    const started = await new Promise<EngineStarted>((resolve, reject) => {
+      settle = { onMessage: resolve, onError: reject, onExit: (code) => reject(new Error(`the engine thread exited (${code}) before it opened ${pgdata}`)) };
+      worker.once('message', settle.onMessage!);
+      worker.once('error', settle.onError!);
+      worker.once('exit', settle.onExit!);
+    }).finally(() => {
+      // Only ours: removeAllListeners() would also take Node's own, and replies would never arrive.
+      worker.off('message', settle.onMessage!);
+      worker.off('error', settle.onError!);
+      worker.off('exit', settle.onExit!);
+    });
+    if (!started.started) {
+      await worker.terminate();
+      throw new EngineError(started.error);
+    }
+    const thread = new EngineThread(worker);
+    running.add(thread);
+    return thread;
+  }
+
+  /** Whether a request is running or waiting. */
+  get busy(): boolean {
+    return this.pending.size > 0;
+  }
+
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<Results<R>> {
+    return this.call({ op: 'query', sql, ...(params ? { params } : {}), ...(options ? { options } : {}) }) as Promise<Results<R>>;
+  }
+
+  exec(sql: string): Promise<Results[]> {
+    return this.call({ op: 'exec', sql }) as Promise<Results[]>;
+  }
+
+  /** Wire-protocol messages, run in order; the replies, one per message. */
+  execProtocolRaw(messages: Uint8Array[]): Promise<Uint8Array[]> {
+    // Copies that are moved, not cloned: a message is often a view into a larger socket buffer.
+    return this.call({ op: 'raw', messages: messages.map((m) => new Uint8Array(m)) }) as Promise<Uint8Array[]>;
+  }
+
+  syncToFs(): Promise<void> {
+    return this.call({ op: 'sync' }) as Promise<void>;
+  }
+
+  /** The in-process pg_dump's plain SQL output. */
+  dump(args: string[]): Promise<Uint8Array> {
+    return this.call({ op: 'dump', args }) as Promise<Uint8Array>;
+  }
+
+  /**
+   * Closes the engine cleanly once what is running ends, or stops it after `graceMs` if that
+   * takes longer (a 30 s statement must not hold up a service stop).
+   */
+  async close(graceMs = 2_000): Promise<void> {
+    if (this.ended) return;
+    const closing = this.call({ op: 'close' }).catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+    const outcome = await Promise.race([closing.then(() => 'closed' as const), late]);
+    clearTimeout(timer);
+    if (outcome === 'late') await this.stop('the embedded engine was stopped before its statement finished');
+    await this.worker.terminate();
+  }
+
+  /** Stops the engine now, mid-statement if need be; what is waiting fails with ABORTED. */
+  async stop(reason = 'interrupted: the embedded engine was stopped mid-statement'): Promise<void> {
+    this.end(new OpsError('ABORTED', reason));
+    await this.worker.terminate();
+  }
+
+  private call(request: Request): Promise<unknown> {
+    if (this.ended) return Promise.reject(this.ended);
+    const id = this.nextId++;
+    const transfer = request.op === 'raw' ? request.messages.map((m) => m.buffer as ArrayBuffer) : [];
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      // Referenced while a reply is due, so the process waits for it; idle, it may exit.
+      this.worker.ref();
+      this.worker.postMessage({ ...request, id }, transfer);
+    });
+  }
+
+  private settle(reply: EngineReply): void {
+    const pending = this.pending.get(reply.id);
+    if (!pending) return;
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.worker.unref();
+    if (reply.ok) pending.resolve(reply.value);
+    else pending.reject(new EngineError(reply.error));
+  }
+
+  private end(error: OpsError): void {
+    if (this.ended) return;
+    this.ended = error;
+    running.delete(this);
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+    this.worker.unref();
+  }
+}
+
+/**
+ * On SIGINT or SIGTERM: engines still running a statement after `graceMs` are stopped, so the
+ * command can clean up and exit instead of waiting for the statement (or systemd's SIGKILL).
+ */
+export async function stopBusyEngines(graceMs = 1_000): Promise<void> {
+  const busy = [...running].filter((engine) => engine.busy);
+  if (busy.length === 0) return;
+  await new Promise((resolve) => setTimeout(resolve, graceMs).unref());
+  await Promise.all(busy.filter((engine) => engine.busy).map((engine) => engine.stop()));
+}
