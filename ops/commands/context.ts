@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { resolveSettings, consoleLogger, type Settings, type Logger } from '../lib/index.js';
+import { resolveSettings, consoleLogger, stopBusyEngines, type Settings, type Logger } from '../lib/index.js';
 
 /** Options every command shares: where the database is and how to print. */
 export interface GlobalOptions {
@@ -54,7 +54,11 @@ export function parseVersion(flag: string) {
  */
 export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
-  const stop = () => controller.abort();
+  const stop = () => {
+    controller.abort();
+    // An embedded statement does not look at the signal: its engine is stopped if it runs on.
+    void stopBusyEngines();
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   try {

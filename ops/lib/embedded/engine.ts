@@ -12,6 +12,9 @@ import type { ConnectionInfo } from '../connection.js';
 /** A client that finds the single connection busy waits this long, then gets an error. */
 export const BUSY_TIMEOUT_MS = 30_000;
 
+/** After the wire server's own wait, how long close() lets a statement run before it stops the engine. */
+const STOP_GRACE_MS = 700;
+
 /** The number in the name of a private Unix socket (`.s.PGSQL.5432`), which libpq and pg build from the port. */
 export const SOCKET_PORT = 5432;
 
@@ -141,7 +144,7 @@ export async function openEmbeddedEngine(options: { dataDir: string; listen?: En
         if (closed) return;
         closed = true;
         await server.stop().catch(() => {});
-        await engineDb.close().catch(() => {});
+        await engineDb.close(STOP_GRACE_MS).catch(() => {});
         if (dir) await rm(dir, { recursive: true, force: true }).catch(() => {});
         releaseUmask();
       },

@@ -48,7 +48,11 @@ export class EngineThread {
 
   /** Opens PGDATA in a new worker; rejects with the engine's own error when it cannot. */
   static async start(pgdata: string): Promise<EngineThread> {
-    const worker = new Worker(WORKER_ENTRY, { workerData: { pgdata } });
+    // The engine's own prints stay out of our output (--json must stay JSON); its failures
+    // arrive as errors on the worker, and from there in our messages.
+    const worker = new Worker(WORKER_ENTRY, { workerData: { pgdata }, stdout: true, stderr: true });
+    worker.stdout.resume();
+    worker.stderr.resume();
     let settle: { onMessage?: (m: EngineStarted) => void; onError?: (e: Error) => void; onExit?: (code: number) => void } = {};
     const started = await new Promise<EngineStarted>((resolve, reject) => {
       settle = { onMessage: resolve, onError: reject, onExit: (code) => reject(new Error(`the engine thread exited (${code}) before it opened ${pgdata}`)) };

@@ -71,6 +71,8 @@ const CANCELED: Refusal = { code: '57014', message: 'canceling statement due to 
 const BROKEN_PARSE = frontendMessage('P', 'x');
 const SYNC = frontendMessage('S');
 const STATEMENTS = new Set([0x51, 0x45]); // Q, E
+/** How long stop() lets the running statement finish: a service stop must end within 2 s. */
+const STOP_WAIT_MS = 800;
 /** Replies a client may leave unread before we stop reading what it sends. */
 const MAX_UNSENT_BYTES = 1024 * 1024;
 
@@ -125,7 +127,10 @@ export class WireServer {
       client.socket.destroy();
     }
     this.waiting.splice(0);
-    await this.work.catch(() => {});
+    // A statement still running after this is the engine's to stop (EngineThread.close).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.work.catch(() => {}), new Promise((ok) => (timer = setTimeout(ok, STOP_WAIT_MS)))]);
+    clearTimeout(timer);
     await new Promise<void>((ok) => (this.server ? this.server.close(() => ok()) : ok()));
   }
 
