@@ -15,7 +15,7 @@ import { freePort } from '../support/nativeCluster.js';
 
 /** Starts `local serve`; resolves once it prints how to connect. (Wrapped: the child is a thenable.) */
 async function serve(dataDir: string, port: number): Promise<{ child: ResultPromise }> {
-  const child = execa(process.execPath, [CLI, 'local', 'serve', '--port', String(port)], { env: { AETHERLENS_EMBEDDED_DIR: dataDir }, reject: false });
+  const child = execa(process.execPath, [CLI, 'local', 'serve', '--port', String(port)], { env: { AETHERLENS_EMBEDDED_DIR: dataDir }, reject: false, forceKillAfterDelay: false });
   let out = '';
   await new Promise<void>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`serve did not start: ${out}`)), 90_000);
