@@ -209,4 +209,3 @@ export async function takeFingerprint(client: SqlClient, options: { transaction?
   }
 }
 
-export { compareFingerprints } from './compare.js';

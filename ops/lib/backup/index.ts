@@ -46,7 +46,8 @@
 export { backup, DUMP_COMPRESSION_LEVEL, type BackupOptions, type BackupResult } from './backup.js';
 export { listCatalog, findBackup, statusOf, backupId, timeOfId, BACKUP_ID_PATTERN, type CatalogEntry, type BackupStatus } from './catalog.js';
 export { readManifest, writeManifest, recordVerification, manifestPath, MANIFEST_FORMAT, MANIFEST_FILE, type Manifest, type Verification } from './manifest.js';
-export { takeFingerprint, compareFingerprints, FINGERPRINT_FORMAT, type Fingerprint, type TablePrint, type HypertablePrint, type ChunkPrint, type ContinuousAggregatePrint, type JobPrint } from './fingerprint.js';
+export { compareFingerprints } from './compare.js';
+export { takeFingerprint, FINGERPRINT_FORMAT, type Fingerprint, type TablePrint, type HypertablePrint, type ChunkPrint, type ContinuousAggregatePrint, type JobPrint } from './fingerprint.js';
 export { readDatabaseFacts, type DatabaseFacts } from './facts.js';
 export { classifyDumpStderr, type NoticeTally, type NoticeKind } from './notices.js';
 export { assertDumpToolFits } from './toolCheck.js';
