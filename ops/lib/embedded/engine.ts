@@ -6,6 +6,7 @@ import { EngineError, EngineThread } from './engineThread.js';
 import { ENGINE_USER, WireServer } from './wire.js';
 import { checkDataDir, embeddedPaths, ENGINE_ID, ENGINE_PG_MAJOR, type EngineStamp } from './layout.js';
 import { randomPassword } from './password.js';
+import { dropClusterTemplate, readClusterTemplate, saveClusterTemplate } from './clusterTemplate.js';
 import { OpsError } from '../errors.js';
 import type { ConnectionInfo } from '../connection.js';
 
@@ -92,11 +93,21 @@ export async function openEmbeddedEngine(options: { dataDir: string; listen?: En
   if (listen.kind === 'tcp') await assertPortFree(listen.host, listen.port);
   const releaseUmask = holdPrivateUmask();
   let db: EngineThread | undefined;
+  let template: Uint8Array | undefined;
   let socketDir: string | undefined;
   try {
     await mkdir(paths.pgdata, { recursive: true, mode: 0o700 });
     try {
-      db = await EngineThread.start(paths.pgdata);
+      template = state === 'new' ? await readClusterTemplate() : undefined;
+      db = await EngineThread.start(paths.pgdata, template ? { template } : {}).catch(async (error: unknown) => {
+        if (!template) throw error;
+        // A template this engine cannot start from is dropped, and initdb runs as it would without one.
+        template = undefined;
+        await dropClusterTemplate();
+        await rm(paths.pgdata, { recursive: true, force: true });
+        await mkdir(paths.pgdata, { recursive: true, mode: 0o700 });
+        return EngineThread.start(paths.pgdata);
+      });
     } catch (error) {
       if (!(error instanceof EngineError)) throw error;
       throw new OpsError('ENGINE', `the embedded engine could not open ${paths.pgdata}: ${(error as Error).message}; the directory was not modified by aetherlens-db`, { cause: error });
@@ -110,6 +121,9 @@ export async function openEmbeddedEngine(options: { dataDir: string; listen?: En
     // loaded library, TimescaleDB refuses to create the extension in that session.
     await db.exec(`LOAD 'timescaledb'`);
     await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
+    // A new cluster made by initdb becomes the template for the next: with the extension, whose
+    // creation costs as much again as initdb.
+    if (state === 'new' && !template) await saveClusterTemplate(await db.template());
     if (state === 'new') {
       const stamp: EngineStamp = { engine: ENGINE_ID, pgMajor: ENGINE_PG_MAJOR, createdAt: new Date().toISOString() };
       await writeFile(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`, { mode: 0o600 });

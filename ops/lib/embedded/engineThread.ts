@@ -46,11 +46,14 @@ export class EngineThread {
     worker.unref();
   }
 
-  /** Opens PGDATA in a new worker; rejects with the engine's own error when it cannot. */
-  static async start(pgdata: string): Promise<EngineThread> {
+  /**
+   * Opens PGDATA in a new worker; rejects with the engine's own error when it cannot. A new
+   * PGDATA is unpacked from `template` (clusterTemplate.ts) instead of running initdb.
+   */
+  static async start(pgdata: string, options: { template?: Uint8Array } = {}): Promise<EngineThread> {
     // The engine's own prints stay out of our output (--json must stay JSON); its failures
     // arrive as errors on the worker, and from there in our messages.
-    const worker = new Worker(WORKER_ENTRY, { workerData: { pgdata }, stdout: true, stderr: true });
+    const worker = new Worker(WORKER_ENTRY, { workerData: { pgdata, ...options }, stdout: true, stderr: true });
     worker.stdout.resume();
     worker.stderr.resume();
     let settle: { onMessage?: (m: EngineStarted) => void; onError?: (e: Error) => void; onExit?: (code: number) => void } = {};
@@ -95,6 +98,11 @@ export class EngineThread {
 
   syncToFs(): Promise<void> {
     return this.call({ op: 'sync' }) as Promise<void>;
+  }
+
+  /** The whole cluster as PGlite's gzip tarball, which start() can unpack into a new PGDATA. */
+  template(): Promise<Uint8Array> {
+    return this.call({ op: 'template' }) as Promise<Uint8Array>;
   }
 
   /** The in-process pg_dump's plain SQL output. */

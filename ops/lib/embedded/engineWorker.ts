@@ -9,7 +9,7 @@ import { timescaledb } from '@electric-sql/pglite/timescaledb';
 import type { EngineReply, EngineRequest, EngineStarted, SerializedError } from './engineMessages.js';
 
 const port = parentPort!;
-const { pgdata } = workerData as { pgdata: string };
+const { pgdata, template } = workerData as { pgdata: string; template?: Uint8Array };
 
 let forwarding = false;
 
@@ -70,6 +70,10 @@ async function answer(db: PGlite, request: EngineRequest): Promise<{ value: unkn
       const bytes = new Uint8Array(await file.arrayBuffer());
       return { value: bytes, transfer: [bytes.buffer as ArrayBuffer] };
     }
+    case 'template': {
+      const bytes = new Uint8Array(await (await db.dumpDataDir('gzip')).arrayBuffer());
+      return { value: bytes, transfer: [bytes.buffer as ArrayBuffer] };
+    }
     case 'close':
       await db.close();
       return { value: null, transfer: [] };
@@ -78,7 +82,7 @@ async function answer(db: PGlite, request: EngineRequest): Promise<{ value: unkn
 
 let db: PGlite;
 try {
-  db = await PGlite.create({ dataDir: pgdata, extensions: { timescaledb } });
+  db = await PGlite.create({ dataDir: pgdata, extensions: { timescaledb }, ...(template ? { loadDataDir: new Blob([template as Uint8Array<ArrayBuffer>]) } : {}) });
 } catch (error) {
   port.postMessage({ started: false, error: serialize(error) } satisfies EngineStarted);
   process.exit(0);
