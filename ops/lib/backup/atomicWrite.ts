@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { fsyncDir, writeFileAtomic } from '../atomicFile.js';
+
+export { fsyncDir, writeFileAtomic };
 
 /** Backup files: readable by their owner only (they hold every row of the database). */
 export const FILE_MODE = 0o600;
@@ -12,19 +15,6 @@ export async function fsyncFile(path: string): Promise<void> {
   const handle = await open(path, 'r');
   try {
     await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Flushes a directory's entries (a rename or a new file in it) to disk. */
-export async function fsyncDir(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } catch (error) {
-    // Some file systems cannot fsync a directory; the rename is still atomic there.
-    if (!['EINVAL', 'EISDIR', 'EBADF'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
   } finally {
     await handle.close();
   }
@@ -41,30 +31,6 @@ export async function createPrivateFile(path: string): Promise<void> {
   const handle = await open(path, 'wx', FILE_MODE);
   await handle.chmod(FILE_MODE);
   await handle.close();
-}
-
-/**
- * Replaces `path` with `data` atomically: written to a temporary name beside it, fsynced, renamed
- * over it, and the directory fsynced. A crash leaves the old file or the new one, never a mix.
- * The temporary name carries our pid so a later run can tell an abandoned one.
- */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = FILE_MODE): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}`;
-  try {
-    const handle = await open(temp, 'w', mode);
-    try {
-      await handle.chmod(mode);
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true }).catch(() => {});
-    throw error;
-  }
-  await fsyncDir(dirname(path));
 }
 
 /**

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OpsError } from '../errors.js';
 import type { DumpFormat, TargetKind } from '../targets/types.js';
-import { writeFileAtomic } from './atomicWrite.js';
+import { writeFileAtomic } from '../atomicFile.js';
 import type { Fingerprint } from './fingerprint.js';
 import type { NoticeKind } from './notices.js';
 

@@ -2,7 +2,7 @@ import { rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { acquireLock, type LockOwner } from '../fileLock.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { fsyncDir } from './atomicWrite.js';
+import { fsyncDir } from '../atomicFile.js';
 import { listCatalog } from './catalog.js';
 import { planRotation, type RetentionPolicy, type RotationPlan } from './rotation.js';
 import { cleanAbandoned, DELETING_PREFIX, workName } from './staging.js';

@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
-import { createPrivateDir, writeFileAtomic } from './atomicWrite.js';
+import { writeFileAtomic } from '../atomicFile.js';
+import { createPrivateDir } from './atomicWrite.js';
 import { BACKUP_ID_PATTERN } from './catalog.js';
 
 /** A backup being written: invisible to the catalog until published under its id. */

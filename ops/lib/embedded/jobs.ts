@@ -1,4 +1,5 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomicFile.js';
 import { join } from 'node:path';
 import type { ConnectionInfo } from '../connection.js';
 import { OpsError } from '../errors.js';
@@ -43,9 +44,7 @@ async function readState(dir: string | undefined): Promise<JobLedger> {
 
 async function writeState(dir: string | undefined, state: JobLedger): Promise<void> {
   if (!dir) return;
-  const tmp = `${stateFile(dir)}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, stateFile(dir));
+  await writeFileAtomic(stateFile(dir), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 /**

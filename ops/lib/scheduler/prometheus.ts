@@ -1,4 +1,4 @@
-import { writeFileAtomic } from './atomicFile.js';
+import { writeFileAtomic } from '../atomicFile.js';
 import type { SchedulerStatus, StepName } from './status.js';
 
 interface Metric {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { OpsError } from '../errors.js';
-import { writeFileAtomic } from './atomicFile.js';
+import { writeFileAtomic } from '../atomicFile.js';
 import type { VerifiedBackup } from './steps.js';
 
 export type StepName = 'backup' | 'drill' | 'rotate' | 'jobs';
