@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { isOpsError, redact } from './lib/index.js';
+import { AETHERLENS_VERSION, isOpsError, redact } from './lib/index.js';
 import { migrateCommand } from './commands/migrate.js';
 import { statusCommand } from './commands/status.js';
 import { inventoryCommand } from './commands/inventory.js';
@@ -17,6 +17,7 @@ import { restoreCommand } from './commands/restore.js';
 
 const program = new Command('aetherlens-db')
   .description('migrate, seed, back up, restore and drill the AetherLens TimescaleDB database')
+  .version(AETHERLENS_VERSION, '-V, --version', 'print the version of aetherlens-db')
   .option('--debug', 'print stack traces for errors')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();

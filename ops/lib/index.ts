@@ -1,5 +1,6 @@
 // The library's public surface: the CLI, the Pulumi post-deploy step and the tests use only this.
 export { OpsError, isOpsError, type OpsErrorCode } from './errors.js';
+export { AETHERLENS_VERSION } from './version.js';
 export { consoleLogger, jsonLogger, memoryLogger, silentLogger, type Logger } from './logger.js';
 export { parseDatabaseUrl, describeConnection, connectionUrl, redact, type ConnectionInfo } from './connection.js';
 export { resolveSettings, type Settings, type TargetSpec, type CommonFlags } from './config.js';

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isOpsError, OpsError } from '../errors.js';
@@ -7,6 +7,7 @@ import type { DumpOutcome, DumpSession, Target } from '../targets/types.js';
 import { createPrivateFile, FILE_MODE, hashFile, publishDir } from './atomicWrite.js';
 import { backupId } from './catalog.js';
 import { compareFingerprints } from './compare.js';
+import { AETHERLENS_VERSION } from '../version.js';
 import { readDatabaseFacts } from './facts.js';
 import { takeFingerprint, type Fingerprint } from './fingerprint.js';
 import { acquireBackupLock } from './lock.js';
@@ -44,14 +45,6 @@ export interface BackupResult {
   /** What interrupted earlier runs had left behind and this run removed. */
   cleaned: string[];
 }
-
-const AETHERLENS_VERSION = (() => {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-})();
 
 function directoryError(dir: string, error: unknown): OpsError {
   const code = (error as NodeJS.ErrnoException).code;
