@@ -5,9 +5,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { OpsError } from '../errors.js';
-import { acquireLock, lockHolder, type LockOwner } from '../fileLock.js';
+import { acquireLock, lockHolder } from '../fileLock.js';
 import { openEmbeddedEngine, type EmbeddedEngine } from '../embedded/engine.js';
 import { embeddedPaths } from '../embedded/layout.js';
+import { describeServeOwner } from '../embedded/serve.js';
 import { readPasswordFile } from '../embedded/password.js';
 import { firstLine } from '../run.js';
 import { pgliteSqlClient } from './sqlClient.js';
@@ -15,11 +16,6 @@ import type { DumpOptions, DumpSession, Target, ToolVersions } from './types.js'
 
 /** DESIGN section 2: the plain dump restores with multi-row INSERTs; 1000 rows per statement. */
 export const EMBEDDED_ROWS_PER_INSERT = 1000;
-
-export function describeServeOwner(dataDir: string) {
-  return (owner: LockOwner) =>
-    `the embedded database ${dataDir} is already open by pid ${owner.pid} on ${owner.host} (${owner.command}, since ${owner.since}${owner.port ? `, serving 127.0.0.1:${String(owner.port)}` : ''}): stop it first (aetherlens-db local stop) or use that server`;
-}
 
 function pgliteToolsVersion(): string {
   try {
