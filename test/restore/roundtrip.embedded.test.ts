@@ -1,5 +1,5 @@
 import { execSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
@@ -81,16 +81,19 @@ describe('restore round trip on the embedded target', () => {
     const r = await runCli(['restore', '--yes', '--json'], env);
     expect(r.exitCode).toBe(0);
     const report = JSON.parse(r.stdout) as { live: string; swap: { previous: string; rollback: string[]; drop: string[]; stepsWhere: string } };
-    const stamp = report.swap.previous.slice(-15);
+    // The data directory stays; the restored PGDATA is named in its pointer file, the previous one kept beside it.
+    const restored = (await readFile(join(dataDir, 'current'), 'utf8')).trim();
+    expect(restored).toMatch(/^pgdata\.\d{8}_\d{6}$/);
     expect(report.live).toBe(dataDir);
     expect(report.swap).toMatchObject({
-      previous: `${dataDir}.pre_restore_${stamp}`,
+      previous: `${dataDir}/pgdata`,
       stepsWhere: 'in a shell, with nothing using the embedded database (aetherlens-db local stop)',
-      rollback: [`mv '${dataDir}' '${dataDir}.restored_${stamp}'`, `mv '${dataDir}.pre_restore_${stamp}' '${dataDir}'`],
-      drop: [`rm -rf '${dataDir}.pre_restore_${stamp}'`],
+      rollback: [`printf '%s\\n' 'pgdata' > '${dataDir}/current.rollback' && mv -f '${dataDir}/current.rollback' '${dataDir}/current'`],
+      drop: [`if grep -qxF '${restored}' '${dataDir}/current'; then rm -rf '${dataDir}/pgdata'; else echo '${dataDir}/pgdata is live (rolled back): not removed' >&2; fi`],
     });
     expect(r.stderr).toMatch(/\n {2}metrics\s+[\d,]+\s+[\d,]+\n/);
-    expect(await siblings(dataDir)).toEqual([`db.pre_restore_${stamp}`]);
+    expect(await siblings(dataDir)).toEqual([]);
+    expect((await readdir(dataDir)).filter((n) => n.startsWith('pgdata')).sort()).toEqual(['pgdata', restored]);
 
     await withEmbedded(dataDir, async (t) => {
       const db = t.engine!.db;
@@ -104,10 +107,11 @@ describe('restore round trip on the embedded target', () => {
 
     for (const step of report.swap.rollback) execSync(step);
     expect(compareFingerprints(changed, await fingerprintOf(dataDir))).toEqual([]);
-    // Forward again, then drop the kept copy as printed.
-    execSync(`mv '${dataDir}' '${dataDir}.back' && mv '${dataDir}.restored_${stamp}' '${dataDir}' && mv '${dataDir}.back' '${dataDir}.pre_restore_${stamp}'`);
+    // Forward again, then drop the kept PGDATA as printed.
+    execSync(`printf '%s\\n' '${restored}' > '${dataDir}/current'`);
     for (const step of report.swap.drop) execSync(step);
     expect(await siblings(dataDir)).toEqual([]);
+    expect((await readdir(dataDir)).filter((n) => n.startsWith('pgdata'))).toEqual([restored]);
   });
 
   test('a restore is refused while `local serve` has the database open', async () => {

@@ -1,19 +1,18 @@
-import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { text } from 'node:stream/consumers';
-import { createGunzip } from 'node:zlib';
-import { OpsError } from '../errors.js';
-import { acquireLock, isProcessAlive, lockHolder, ownerPath, type HeldLock } from '../fileLock.js';
+import { isOpsError, OpsError } from '../errors.js';
+import { acquireLock, isProcessAlive, lockHolder, type HeldLock } from '../fileLock.js';
 import type { Logger } from '../logger.js';
 import { quoteIdent } from '../pg.js';
 import { openEmbeddedEngine, type EmbeddedEngine } from '../embedded/engine.js';
-import { embeddedPaths, ENGINE_PG_MAJOR } from '../embedded/layout.js';
+import { embeddedPaths, ENGINE_PG_MAJOR, hasDatabase, POINTER_FILE } from '../embedded/layout.js';
+import { cleanSwapLeftovers, swapPgdataIn, SWAP_STEPS } from '../embedded/swap.js';
 import { pgliteSqlClient } from '../targets/sqlClient.js';
 import { restoreStamp, type ScratchPurpose } from './names.js';
-import { createRoleStatements, missingRoles, rolesInSql } from './roles.js';
+import { createRoleStatements, missingRoles } from './roles.js';
 import type { RestoreSite, ScratchCopy, SiteFacts, SwapResult } from './site.js';
+import { loadSqlDump } from './sqlLoad.js';
 
 /** Marks a scratch data directory as ours, with who made it, so a later run can clean it up. */
 export const SCRATCH_FILE = 'aetherlens-scratch.json';
@@ -23,14 +22,23 @@ const SCRATCH_DIR = /^(.*)\.(drill|restore)_(\d{8}_\d{6})$/;
 /** Single quotes for a shell, for the commands we print. */
 const sh = (path: string) => `'${path.replace(/'/g, `'\\''`)}'`;
 
-/** Removes a data directory that holds nothing but the lock files of its (absent) engine. */
-async function removeLockOnlyDir(dir: string, lockPath: string): Promise<void> {
-  const allowed = new Set([`${basename(lockPath)}.lock`, basename(ownerPath(lockPath))]);
-  const entries = await readdir(dir);
-  if (entries.some((name) => !allowed.has(name))) {
-    throw new OpsError('RESTORE', `${dir} holds files but no embedded database (no pgdata/PG_VERSION): move them away, then run the restore again`);
-  }
-  await rm(dir, { recursive: true, force: true });
+/** The points of an embedded swap, in order: the copy's engine closed, the PGDATA swap (swap.ts), the scratch directory gone. */
+export const EMBEDDED_SWAP_STEPS = ['closed', ...SWAP_STEPS, 'scratch-removed'] as const;
+export type EmbeddedSwapStep = (typeof EMBEDDED_SWAP_STEPS)[number];
+
+/**
+ * Shell steps that undo a swap and that delete the kept PGDATA. Rollback points the root back at
+ * the previous PGDATA (a rename, as the swap did). Drop deletes it only while the restored one is
+ * live, so running it after a rollback removes nothing.
+ */
+export function embeddedSwapSteps(root: string, previous: string, restored: string): { rollback: string[]; drop: string[] } {
+  const pointer = join(root, POINTER_FILE);
+  const temp = `${pointer}.rollback`;
+  const kept = join(root, previous);
+  return {
+    rollback: [`printf '%s\\n' ${sh(previous)} > ${sh(temp)} && mv -f ${sh(temp)} ${sh(pointer)}`],
+    drop: [`if grep -qxF ${sh(restored)} ${sh(pointer)}; then rm -rf ${sh(kept)}; else echo ${sh(`${kept} is live (rolled back): not removed`)} >&2; fi`],
+  };
 }
 
 async function engineFacts(engine: EmbeddedEngine): Promise<SiteFacts> {
@@ -47,16 +55,9 @@ async function engineFacts(engine: EmbeddedEngine): Promise<SiteFacts> {
   };
 }
 
-/** The dump's SQL (gzip-compressed plain pg_dump output). */
-async function readDumpSql(dumpPath: string): Promise<string> {
-  try {
-    return await text(createReadStream(dumpPath).pipe(createGunzip()));
-  } catch (error) {
-    throw new OpsError('RESTORE', `cannot read the dump ${basename(dumpPath)} (${(error as Error).message}): the file is damaged; use another backup`, { cause: error, details: { fault: 'backup' } });
-  }
-}
-
 function loadFailure(error: unknown, dir: string): OpsError {
+  // Our own verdicts (an unreadable dump, an interrupt) pass as they are.
+  if (isOpsError(error)) return error;
   const e = error as { code?: string; message?: string };
   if (e.code === '53100' || /No space left on device/i.test(e.message ?? '')) {
     return new OpsError('RESTORE', `the disk holding ${dirname(dir)} filled up during the restore (${e.message}): free space there (the restore needs about the database's size again), then run it again`, { cause: error, details: { fault: 'environment' } });
@@ -71,12 +72,21 @@ async function restoringSetForDatabase(engine: EmbeddedEngine): Promise<boolean>
   return rows.some((r) => r.s === 'timescaledb.restoring=on');
 }
 
+export interface EmbeddedSiteOptions {
+  dataDir: string;
+  purpose: ScratchPurpose;
+  command: string;
+  /** Called after each step of a swap (EMBEDDED_SWAP_STEPS); tests interrupt the swap there. */
+  onSwapStep?: (step: EmbeddedSwapStep) => Promise<void> | void;
+}
+
 /**
- * The embedded engine's data directory. A scratch copy is a new data directory beside it, opened by
- * a second in-process engine; the swap renames directories, keeping the old one. A restore holds
- * the data directory's lock throughout, so `local serve` cannot open it meanwhile.
+ * The embedded engine's data directory. A scratch copy is a new data directory beside it, opened
+ * by a second in-process engine; the swap moves the copy's PGDATA into the data directory and
+ * points it there (embedded/swap.ts), keeping the old PGDATA, the lock, stamp and password. A
+ * restore holds the data directory's lock throughout, so `local serve` cannot open it meanwhile.
  */
-export async function embeddedSite(options: { dataDir: string; purpose: ScratchPurpose; command: string }): Promise<RestoreSite> {
+export async function embeddedSite(options: EmbeddedSiteOptions): Promise<RestoreSite> {
   const paths = embeddedPaths(options.dataDir);
   const root = paths.root;
   let lock: HeldLock | undefined;
@@ -98,13 +108,20 @@ export async function embeddedSite(options: { dataDir: string; purpose: ScratchP
       describe: (o) => `the embedded database ${target.root} is open in pid ${o.pid} (${o.command}, since ${o.since}): restore --into replaces that directory, so stop that first (aetherlens-db local stop --embedded-dir ${sh(target.root)}), then run the restore again; nothing was changed`,
     }));
   };
+  /** Leftovers of interrupted swaps inside a data directory (swap.ts says which are provably ours). */
+  const cleanInside = async (dir: string, logger: Logger) => {
+    const removed = await cleanSwapLeftovers(dir);
+    for (const r of removed) logger.info(`removed ${r.path}, left behind by an interrupted restore${r.owner ? ` (pid ${r.owner.pid})` : ''}`);
+    return removed.map((r) => r.path);
+  };
   return {
     kind: 'embedded',
     lockKey: { kind: 'embedded', label: `embedded ${root}` },
     defaultLive: root,
     scratchName(live, purpose, now) {
       const stamp = restoreStamp(now);
-      return { scratch: `${live}.${purpose}_${stamp}`, previous: `${live}.pre_restore_${stamp}`, stamp };
+      // The PGDATA live now stays where it is when the restored one is swapped in.
+      return { scratch: `${live}.${purpose}_${stamp}`, previous: embeddedPaths(live).pgdata, stamp };
     },
     async cleanLeftovers(logger: Logger) {
       const parent = dirname(root);
@@ -119,6 +136,7 @@ export async function embeddedSite(options: { dataDir: string; purpose: ScratchP
         logger.info(`removed ${dir}, left behind by an interrupted ${owner.purpose} (pid ${owner.pid})`);
         removed.push(dir);
       }
+      removed.push(...(await cleanInside(root, logger)));
       return removed;
     },
     async restoreCopy({ manifest, dumpPath, purpose, scratch, check, starting, signal }): Promise<ScratchCopy> {
@@ -126,29 +144,45 @@ export async function embeddedSite(options: { dataDir: string; purpose: ScratchP
       await mkdir(scratch, { mode: 0o700 });
       await writeFile(join(scratch, SCRATCH_FILE), `${JSON.stringify({ purpose, pid: process.pid, host: hostname(), since: new Date().toISOString(), backup: manifest.id })}\n`, { mode: 0o600 });
       let engine: EmbeddedEngine | undefined;
-      const discard = async () => {
-        await engine?.close().catch(() => {});
-        engine = undefined;
-        await rm(scratch, { recursive: true, force: true }).catch(() => {});
+      // From the moment a swap starts, nothing but the swap touches the copy: an interrupt's
+      // discard() must not delete what is being moved into place.
+      let state: 'copy' | 'swapping' | 'discarded' = 'copy';
+      let discarding: Promise<void> | undefined;
+      const discard = (): Promise<void> => {
+        if (state === 'swapping') return Promise.resolve();
+        state = 'discarded';
+        // Every caller (an interrupt, a finally block) waits for the one removal.
+        discarding ??= (async () => {
+          await engine?.close().catch(() => {});
+          engine = undefined;
+          await rm(scratch, { recursive: true, force: true }).catch(() => {});
+        })();
+        return discarding;
       };
       try {
         engine = await openEmbeddedEngine({ dataDir: scratch });
         check(await engineFacts(engine));
-        const sql = await readDumpSql(dumpPath);
         if (signal?.aborted) throw new OpsError('ABORTED', 'interrupted');
-        const load = performance.now();
-        // A scratch data directory is a cluster of its own: the roles the dump grants to (which the
-        // migrations created in the live one) must exist before it loads.
-        const missing = await missingRoles(pgliteSqlClient(engine.db), rolesInSql(sql));
-        if (missing.length > 0) await engine.db.exec(createRoleStatements(missing).join('\n'));
+        const db = engine.db;
         starting?.();
+        const load = performance.now();
         try {
-          await engine.db.exec('SELECT timescaledb_pre_restore()');
-          await engine.db.exec(sql);
+          await db.exec('SELECT timescaledb_pre_restore()');
+          await loadSqlDump({
+            dumpPath,
+            exec: (sql) => db.exec(sql),
+            // A scratch data directory is a cluster of its own: the roles the dump grants to (which
+            // the migrations created in the live one) must exist before the statements naming them.
+            ensureRoles: async (roles) => {
+              const missing = await missingRoles(pgliteSqlClient(db), roles);
+              if (missing.length > 0) await db.exec(createRoleStatements(missing).join('\n'));
+            },
+            ...(signal ? { signal } : {}),
+          });
           // The dump empties search_path for its own statements; the checks need the usual one.
-          await engine.db.exec(`SET search_path TO "$user", public`);
+          await db.exec(`SET search_path TO "$user", public`);
           // Restoring mode stays on for the database until finish(); this session may use everything.
-          await engine.db.exec('SET timescaledb.restoring = off');
+          await db.exec('SET timescaledb.restoring = off');
         } catch (error) {
           throw loadFailure(error, scratch);
         }
@@ -166,30 +200,40 @@ export async function embeddedSite(options: { dataDir: string; purpose: ScratchP
           },
           restoringOff: async () => !(await restoringSetForDatabase(live)),
           discard,
-          swapInto: async ({ live: target, previous, stamp }): Promise<SwapResult> => {
-            await holdLive(target);
-            await engine?.close();
-            engine = undefined;
-            await rm(join(scratch, SCRATCH_FILE), { force: true });
-            const had = existsSync(join(target, 'pgdata', 'PG_VERSION'));
-            // No database there yet (a new machine): only our own lock may be in the directory.
-            if (!had && existsSync(target)) await removeLockOnlyDir(target, paths.lock);
-            if (had) await rename(target, previous);
+          swapInto: async ({ live: target, stamp, backupId, logger }): Promise<SwapResult> => {
+            if (state !== 'copy') throw new OpsError('ABORTED', 'interrupted before the swap: the live database was not changed');
+            state = 'swapping';
+            const step = async (s: EmbeddedSwapStep) => options.onSwapStep?.(s);
+            const restored = `pgdata.${stamp}`;
+            let swapped: Awaited<ReturnType<typeof swapPgdataIn>>;
             try {
-              await rename(scratch, target);
+              await holdLive(target);
+              await engine?.close();
+              engine = undefined;
+              await step('closed');
+              await mkdir(target, { recursive: true, mode: 0o700 });
+              await cleanInside(target, logger);
+              swapped = await swapPgdataIn({
+                root: target,
+                from: join(scratch, 'pgdata'),
+                name: restored,
+                stampFrom: join(scratch, 'engine.json'),
+                owner: { pid: process.pid, host: hostname(), since: new Date().toISOString(), backup: backupId },
+                onStep: step,
+              });
             } catch (error) {
-              if (had) await rename(previous, target).catch(() => {});
-              throw new OpsError('RESTORE', `could not move the restored data directory into place (${(error as Error).message}); ${target} was left as it was`, { cause: error });
+              // Nothing was swapped in (swapPgdataIn took back what it moved): the copy goes.
+              state = 'copy';
+              throw error;
             }
-            // The kept directory must not look held by us once we are gone.
-            if (had) {
-              await rm(`${join(previous, basename(paths.lock))}.lock`, { recursive: true, force: true });
-              await rm(ownerPath(join(previous, basename(paths.lock))), { force: true });
-            }
-            const aside = `${target}.restored_${stamp}`;
+            for (const warning of swapped.warnings) logger.warn(`${warning}; the restore is in place`);
+            // What is left of the scratch directory: its marker and the copy's engine files.
+            await rm(scratch, { recursive: true, force: true }).catch((error: Error) => logger.warn(`could not remove ${scratch} (${error.message}); the next restore or verify removes it`));
+            await step('scratch-removed');
             const stepsWhere = 'in a shell, with nothing using the embedded database (aetherlens-db local stop)';
-            return had
-              ? { live: target, previous, stepsWhere, rollback: [`mv ${sh(target)} ${sh(aside)}`, `mv ${sh(previous)} ${sh(target)}`], drop: [`rm -rf ${sh(previous)}`], terminated: [] }
+            const targetRoot = embeddedPaths(target).root;
+            return swapped.previous
+              ? { live: target, previous: join(targetRoot, swapped.previous), stepsWhere, ...embeddedSwapSteps(targetRoot, swapped.previous, restored), terminated: [] }
               : { live: target, stepsWhere, rollback: [], drop: [], terminated: [] };
           },
         };
@@ -200,7 +244,7 @@ export async function embeddedSite(options: { dataDir: string; purpose: ScratchP
     },
     async liveRowCounts(live, tables) {
       await holdLive(live);
-      if (!existsSync(join(live, 'pgdata', 'PG_VERSION'))) return undefined;
+      if (!hasDatabase(embeddedPaths(live).pgdata)) return undefined;
       const engine = await openEmbeddedEngine({ dataDir: live });
       try {
         const counts: Record<string, number> = {};
