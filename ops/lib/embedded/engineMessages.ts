@@ -8,7 +8,7 @@ export type EngineRequest = { id: number } & (
   | { op: 'sync' }
   /** The WebAssembly pg_dump's plain SQL output. */
   | { op: 'dump'; args: string[] }
-  /** PGlite's tarball of the whole cluster (clusterTemplate.ts). */
+  /** PGlite's tar of the whole cluster (clusterTemplate.ts). */
   | { op: 'template' }
   | { op: 'close' }
 );

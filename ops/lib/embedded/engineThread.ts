@@ -100,7 +100,7 @@ export class EngineThread {
     return this.call({ op: 'sync' }) as Promise<void>;
   }
 
-  /** The whole cluster as PGlite's gzip tarball, which start() can unpack into a new PGDATA. */
+  /** The whole cluster as PGlite's tar, which start() can unpack into a new PGDATA. */
   template(): Promise<Uint8Array> {
     return this.call({ op: 'template' }) as Promise<Uint8Array>;
   }

@@ -71,7 +71,7 @@ async function answer(db: PGlite, request: EngineRequest): Promise<{ value: unkn
       return { value: bytes, transfer: [bytes.buffer as ArrayBuffer] };
     }
     case 'template': {
-      const bytes = new Uint8Array(await (await db.dumpDataDir('gzip')).arrayBuffer());
+      const bytes = new Uint8Array(await (await db.dumpDataDir('none')).arrayBuffer());
       return { value: bytes, transfer: [bytes.buffer as ArrayBuffer] };
     }
     case 'close':
