@@ -136,6 +136,7 @@ describe('a kill -9 at any step of the embedded swap', () => {
   test('after a kill mid-swap the restore command cleans up, swaps, and its printed rollback and drop steps work', async () => {
     const dataDir = join(root, 'cli', 'db');
     await cp(firstLayout, dataDir, { recursive: true });
+    const stamp = await readFile(join(dataDir, 'engine.json'), 'utf8');
     const killed = await runHarness(dataDir, backups, 'moved');
     expect(killed.signal).toBe('SIGKILL');
 
@@ -157,6 +158,9 @@ describe('a kill -9 at any step of the embedded swap', () => {
     expect((await readdir(dataDir)).sort()).toEqual(['current', 'engine.json', 'password', 'pgdata', restored]);
     expect(await siblings(dataDir)).toEqual([]);
     expect(await rowsOf(dataDir)).toBe(NEW_ROWS);
+    // The directory's own files stay: local serve's password and the engine stamp it was made with.
+    expect(await readFile(join(dataDir, 'password'), 'utf8')).toBe(password);
+    expect(await readFile(join(dataDir, 'engine.json'), 'utf8')).toBe(stamp);
 
     // Rolled back: the previous data opens; dropping now removes nothing and says why.
     for (const step of report.swap.rollback) execSync(step, { shell: '/bin/sh' });
