@@ -170,7 +170,9 @@ export async function swapPgdataIn(options: SwapInOptions): Promise<SwapInResult
   } catch (error) {
     await rm(marker, { force: true }).catch(() => {});
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'EXDEV' ? `${from} and ${root} are on different filesystems; put the data directory's parent on one filesystem` : (error as Error).message;
+    const why = code === 'EXDEV'
+      ? `${root} is on another filesystem than its parent, where the copy was made: make the data directory a folder inside that mount, e.g. ${join(root, 'db')}`
+      : (error as Error).message;
     throw new OpsError('RESTORE', `could not move the restored PGDATA into ${root} (${why}); the live database was not changed`, { cause: error });
   }
   try {
