@@ -77,16 +77,29 @@ export class EngineThread {
     return thread;
   }
 
+  /**
+   * In-process calls (query, exec, dump, template, sync) wait until `until` settles: the wire
+   * server resetting the session a departing client used. Raw protocol calls do not wait.
+   */
+  holdFor(until: Promise<unknown>): void {
+    const before = this.held;
+    this.held = Promise.all([before, until.catch(() => {})]).then(() => {});
+  }
+
+  private held: Promise<void> = Promise.resolve();
+
   /** Whether a request is running or waiting. */
   get busy(): boolean {
     return this.pending.size > 0;
   }
 
-  query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<Results<R>> {
+  async query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<Results<R>> {
+    await this.held;
     return this.call({ op: 'query', sql, ...(params ? { params } : {}), ...(options ? { options } : {}) }) as Promise<Results<R>>;
   }
 
-  exec(sql: string): Promise<Results[]> {
+  async exec(sql: string): Promise<Results[]> {
+    await this.held;
     return this.call({ op: 'exec', sql }) as Promise<Results[]>;
   }
 
@@ -96,17 +109,21 @@ export class EngineThread {
     return this.call({ op: 'raw', messages: messages.map((m) => new Uint8Array(m)) }) as Promise<Uint8Array[]>;
   }
 
-  syncToFs(): Promise<void> {
+  /** `waitForHold` false: the wire server's own flush, which a hold may be waiting on. */
+  async syncToFs(waitForHold = true): Promise<void> {
+    if (waitForHold) await this.held;
     return this.call({ op: 'sync' }) as Promise<void>;
   }
 
   /** The whole cluster as PGlite's tar, which start() can unpack into a new PGDATA. */
-  template(): Promise<Uint8Array> {
+  async template(): Promise<Uint8Array> {
+    await this.held;
     return this.call({ op: 'template' }) as Promise<Uint8Array>;
   }
 
   /** The in-process pg_dump's plain SQL output. */
-  dump(args: string[]): Promise<Uint8Array> {
+  async dump(args: string[]): Promise<Uint8Array> {
+    await this.held;
     return this.call({ op: 'dump', args }) as Promise<Uint8Array>;
   }
 

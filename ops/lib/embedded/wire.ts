@@ -47,6 +47,10 @@ class Client {
   phase: Phase = 'startup';
   ending = false;
   running = false;
+  /** The session was reset for the next user already (at Terminate). */
+  reset = false;
+  /** Its leave() is queued. */
+  leaving = false;
   timer: NodeJS.Timeout | undefined;
   idleTimer: NodeJS.Timeout | undefined;
   lastActive = Date.now();
@@ -71,6 +75,8 @@ const CANCELED: Refusal = { code: '57014', message: 'canceling statement due to 
 const BROKEN_PARSE = frontendMessage('P', 'x');
 const SYNC = frontendMessage('S');
 const STATEMENTS = new Set([0x51, 0x45]); // Q, E
+/** What a departing client's session gets, so the next one starts clean. */
+const RESET = ['ROLLBACK', 'DISCARD ALL', 'SET search_path TO public'];
 /** How long stop() lets the running statement finish: a service stop must end within 2 s. */
 const STOP_WAIT_MS = 800;
 /** Replies a client may leave unread before we stop reading what it sends. */
@@ -149,6 +155,7 @@ export class WireServer {
     const client = new Client(socket, this.options.maxMessageBytes);
     this.clients.add(client);
     socket.on('data', (chunk: Buffer) => this.receive(client, chunk));
+    socket.once('end', () => this.departing(client));
     socket.once('close', () => this.gone(client));
     client.timer = setTimeout(() => this.terminate(client, '57014', `canceling authentication due to timeout: a client must log in within ${this.startupTimeoutMs / 1000} s`), this.startupTimeoutMs);
   }
@@ -341,7 +348,7 @@ export class WireServer {
 
   private async send(client: Client, replies: Buffer[]): Promise<void> {
     if (replies.length === 0) return;
-    await this.db.syncToFs().catch(() => {});
+    await this.db.syncToFs(false).catch(() => {});
     if (!client.socket.writable) return;
     client.socket.cork();
     for (const reply of replies) client.socket.write(reply);
@@ -369,6 +376,11 @@ export class WireServer {
       while (client.held.length > 0 && !client.ending) {
         const { seq, bytes } = client.held.shift()!;
         if (!(await this.step(client, seq, bytes, replies))) {
+          // Reset before the socket closes: a client that waits for the close (pg's end()) and
+          // then uses the engine in-process must find the session as clean as the next client would.
+          await this.send(client, replies.splice(0));
+          await this.resetSession();
+          client.reset = true;
           this.terminate(client);
           break;
         }
@@ -466,22 +478,37 @@ export class WireServer {
     client.ending = true;
     this.clients.delete(client);
     if (client.phase === 'waiting') this.dequeue(client);
-    if (this.active === client) this.work = this.work.then(() => this.leave(client));
+    this.departing(client);
+  }
+
+  /**
+   * The served client's connection ends: its session is reset next in line. The peer's FIN
+   * arrives here before its own side sees the close, so in-process calls, which the client's
+   * code may make as soon as its end() resolves, wait for the reset (EngineThread.holdFor).
+   */
+  private departing(client: Client): void {
+    if (this.active !== client || client.leaving) return;
+    client.leaving = true;
+    this.work = this.work.then(() => this.leave(client));
+    this.db.holdFor(this.work);
+  }
+
+  /**
+   * The session outlives the client: end an extended-protocol error state it left, roll back its
+   * transaction and discard its settings, so the next client (or in-process caller) starts clean.
+   */
+  private async resetSession(): Promise<void> {
+    if (this.failure) return;
+    // Raw messages: in-process calls wait for this reset, so it must not wait for them.
+    // This build's default search_path is pg_catalog; PGlite sets public when it opens.
+    await this.db.execProtocolRaw([SYNC, ...RESET.map((sql) => frontendMessage('Q', `${sql}\0`))]).catch(() => {
+      // failed() decides whether the engine is gone.
+    });
   }
 
   private async leave(client: Client): Promise<void> {
     if (this.active !== client) return;
-    if (!this.failure) {
-      // The session outlives the client: end an extended-protocol error state it left, then give
-      // the next client a clean session.
-      await this.db.execProtocolRaw([SYNC]).catch(() => {
-        // failed() decides whether the engine is gone.
-      });
-      await this.db.exec('ROLLBACK').catch(() => {});
-      await this.db.exec('DISCARD ALL').catch(() => {});
-      // This build's default search_path is pg_catalog; PGlite sets public when it opens.
-      await this.db.exec('SET search_path TO public').catch(() => {});
-    }
+    if (!client.reset) await this.resetSession();
     this.active = undefined;
     const next = this.waiting.shift();
     if (next) this.grant(next);
