@@ -9,20 +9,6 @@ function splitChunks(chunks: string[]): string[] {
 }
 
 /** Valid SQL with every way a `;` can be no statement's end (PostgreSQL parses it: see the oracle test). */
-const TRICKY = [
-  `SET standard_conforming_strings = on;`,
-  `INSERT INTO t VALUES (1, 'a;b', 'it''s; fine', 'C:\\path\\'), (2, '''', '');`,
-  `SELECT E'it\\'s; \\\\', e'x\\\\', E'doubled ''; quote', U&'d\\0061t;a';`,
-  `CREATE TABLE "we;ird""name" ("col;" int, "x""" text);`,
-  `CREATE FUNCTION f(int) RETURNS int AS $$ SELECT $1; $$ LANGUAGE sql;`,
-  `CREATE FUNCTION g() RETURNS text AS $body$ BEGIN RETURN $$;$$ || $x$ ; $ $$ $x$; END $body$ LANGUAGE plpgsql;`,
-  `SELECT a$b$c, $1 FROM t$x WHERE x = $2;`,
-  `SELECT 1 -- a ; comment inside the statement\n + 2;`,
-  `SELECT 3 /* one ; /* nested ; */ still ; */ + 4;`,
-  `COMMENT ON TABLE t IS 'Ünïcödé; ☃ and 🐘;';`,
-  `SELECT 5 - -6, 7 / 2, 8 */* a comment right after an operator */ 9;`,
-].join('\n');
-
 const TRICKY_STATEMENTS = [
   `SET standard_conforming_strings = on;`,
   `INSERT INTO t VALUES (1, 'a;b', 'it''s; fine', 'C:\\path\\'), (2, '''', '');`,
@@ -36,6 +22,7 @@ const TRICKY_STATEMENTS = [
   `COMMENT ON TABLE t IS 'Ünïcödé; ☃ and 🐘;';`,
   `SELECT 5 - -6, 7 / 2, 8 */* a comment right after an operator */ 9;`,
 ];
+const TRICKY = TRICKY_STATEMENTS.join('\n');
 
 describe('the SQL statement splitter of embedded restores', () => {
   test('splits where PostgreSQL ends statements, and nowhere else', () => {
