@@ -18,14 +18,13 @@ export interface QueryOptions {
   rowMode?: 'array' | 'object';
 }
 
-export interface SerializedError {
+/** PostgreSQL's fields of an engine error that cross threads beside its message. */
+export const ERROR_FIELDS = ['code', 'detail', 'hint', 'position', 'where', 'severity'] as const;
+
+export type ErrorFields = Partial<Record<(typeof ERROR_FIELDS)[number], string>>;
+
+export interface SerializedError extends ErrorFields {
   message: string;
-  code?: string;
-  detail?: string;
-  hint?: string;
-  position?: string;
-  where?: string;
-  severity?: string;
 }
 
 export type EngineReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedError };

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { OpsError } from '../errors.js';
-import type { EngineReply, EngineRequest, EngineStarted, QueryOptions, Results, SerializedError } from './engineMessages.js';
+import type { EngineReply, EngineRequest, EngineStarted, ErrorFields, QueryOptions, Results, SerializedError } from './engineMessages.js';
 
 export type { Results } from './engineMessages.js';
 
@@ -8,7 +8,7 @@ export type { Results } from './engineMessages.js';
 const WORKER_ENTRY = new URL('./engineWorker.boot.mjs', import.meta.url);
 
 /** An engine error with PostgreSQL's fields (code, detail, ...), as PGlite throws it. */
-export class EngineError extends Error {
+export class EngineError extends Error implements ErrorFields {
   code?: string;
   detail?: string;
   hint?: string;

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, protocol } from '@electric-sql/pglite';
 import { timescaledb } from '@electric-sql/pglite/timescaledb';
-import type { EngineReply, EngineRequest, EngineStarted, SerializedError } from './engineMessages.js';
+import { ERROR_FIELDS, type EngineReply, type EngineRequest, type EngineStarted, type SerializedError } from './engineMessages.js';
 
 const port = parentPort!;
 const { pgdata, template } = workerData as { pgdata: string; template?: Uint8Array };
@@ -40,7 +40,7 @@ function execRaw(db: PGlite, message: Uint8Array): Uint8Array {
 function serialize(error: unknown): SerializedError {
   const e = error as Record<string, unknown>;
   const out: SerializedError = { message: error instanceof Error ? error.message : String(error) };
-  for (const key of ['code', 'detail', 'hint', 'position', 'where', 'severity'] as const) {
+  for (const key of ERROR_FIELDS) {
     if (typeof e[key] === 'string') out[key] = e[key] as string;
   }
   return out;
