@@ -1,6 +1,7 @@
 import { open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
+import { fsyncDir } from '../atomicFile.js';
 import { OpsError } from '../errors.js';
 import { isProcessAlive, ownerPath } from '../fileLock.js';
 import { embeddedPaths, FIRST_PGDATA, hasDatabase, PGDATA_NAME, POINTER_FILE } from './layout.js';
@@ -34,16 +35,6 @@ export interface SwapOwner {
 const tempPointer = (root: string, pid = process.pid) => join(root, `${POINTER_FILE}.${pid}.tmp`);
 const TEMP_POINTER = new RegExp(`^${POINTER_FILE}\\.(\\d+)\\.tmp$`);
 
-/** fsync of a directory: makes a rename or a new entry in it survive a power cut. */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 async function writeSynced(path: string, text: string): Promise<void> {
   const handle = await open(path, 'w', 0o600);
   try {
@@ -75,7 +66,7 @@ export async function writePointer(root: string, name: string, written?: () => P
   await writeSynced(temp, `${name}\n`);
   await written?.();
   await rename(temp, join(root, POINTER_FILE));
-  await syncDir(root);
+  await fsyncDir(root);
 }
 
 /**
@@ -176,15 +167,15 @@ export async function swapPgdataIn(options: SwapInOptions): Promise<SwapInResult
     throw new OpsError('RESTORE', `could not move the restored PGDATA into ${root} (${why}); the live database was not changed`, { cause: error });
   }
   try {
-    await syncDir(root);
-    await syncDir(join(from, '..'));
+    await fsyncDir(root);
+    await fsyncDir(join(from, '..'));
     await step('moved');
     // The root keeps its stamp; one without a database (or a stamp) takes the copy's.
     if (!had || !(await readFile(paths.stamp).then(() => true, () => false))) {
       await rename(options.stampFrom, paths.stamp).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== 'ENOENT') throw error;
       });
-      await syncDir(root);
+      await fsyncDir(root);
     }
     await step('stamped');
     await writePointer(root, name, () => step('pointer-written'));
