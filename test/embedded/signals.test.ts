@@ -5,31 +5,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa, type ResultPromise } from 'execa';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { embeddedPaths } from '../../ops/lib/embedded/layout.js';
 import { lockHolder } from '../../ops/lib/fileLock.js';
-import { CLI } from '../support/cli.js';
+import { serveCli } from '../support/serveCli.js';
 import { freePort } from '../support/nativeCluster.js';
-
-/** Starts `local serve`; resolves once it prints how to connect. (Wrapped: the child is a thenable.) */
-async function serve(dataDir: string, port: number): Promise<{ child: ResultPromise }> {
-  const child = execa(process.execPath, [CLI, 'local', 'serve', '--port', String(port)], { env: { AETHERLENS_EMBEDDED_DIR: dataDir }, reject: false, forceKillAfterDelay: false });
-  let out = '';
-  await new Promise<void>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`serve did not start: ${out}`)), 90_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (/connect: psql/.test(out)) {
-        clearTimeout(timer);
-        ok();
-      }
-    });
-    void child.then((r) => fail(new Error(`serve exited ${r.exitCode}: ${r.stderr}`)));
-  });
-  return { child };
-}
 
 describe('SIGTERM during an embedded statement', () => {
   let root: string;
@@ -43,7 +24,7 @@ describe('SIGTERM during an embedded statement', () => {
   test('local serve running SELECT pg_sleep(30) stops at once; the lock is free, committed rows are kept, the open transaction is not', async () => {
     const dataDir = join(root, 'served');
     const port = await freePort();
-    const { child: server } = await serve(dataDir, port);
+    const { child: server } = await serveCli(dataDir, port, { forceKillAfterDelay: false });
     const password = (await readFile(embeddedPaths(dataDir).password, 'utf8')).trim();
     const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'template1' });
     client.on('error', () => {});
@@ -65,7 +46,7 @@ describe('SIGTERM during an embedded statement', () => {
 
     expect(await lockHolder(embeddedPaths(dataDir).lock)).toBeUndefined();
     // The next open recovers like a server after a crash: the commit is there, the open transaction is not.
-    const { child: again } = await serve(dataDir, port);
+    const { child: again } = await serveCli(dataDir, port, { forceKillAfterDelay: false });
     try {
       const next = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'template1' });
       await next.connect();

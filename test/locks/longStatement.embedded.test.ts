@@ -6,32 +6,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { embeddedPaths } from '../../ops/lib/embedded/layout.js';
 import { lockHolder, readLockOwner } from '../../ops/lib/fileLock.js';
-import { CLI, runCli } from '../support/cli.js';
+import { runCli } from '../support/cli.js';
 import { freePort } from '../support/nativeCluster.js';
-
-/** Starts `local serve` and resolves with the URL it prints once it is ready. */
-async function serve(dataDir: string, port: number) {
-  const child = execa(process.execPath, [CLI, 'local', 'serve', '--port', String(port)], { env: { AETHERLENS_EMBEDDED_DIR: dataDir }, reject: false });
-  let out = '';
-  const url = await new Promise<string>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`serve did not start: ${out}`)), 90_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /connect: psql "([^"]+)"/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        ok(match[1]!);
-      }
-    });
-    void child.then((r) => fail(new Error(`serve exited ${r.exitCode}: ${r.stderr}`)));
-  });
-  return { child, url };
-}
+import { serveCli } from '../support/serveCli.js';
 
 describe('a long statement on `local serve` does not cost it its lock', () => {
   let root: string;
@@ -45,7 +26,7 @@ describe('a long statement on `local serve` does not cost it its lock', () => {
   test('during SELECT pg_sleep(15): status says running, a second serve is refused naming the first, and serve keeps its lock', async () => {
     const dataDir = join(root, 'db');
     const port = await freePort();
-    const server = await serve(dataDir, port);
+    const server = await serveCli(dataDir, port);
     const pid = server.child.pid!;
     const lock = embeddedPaths(dataDir).lock;
     try {

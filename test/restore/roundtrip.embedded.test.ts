@@ -2,27 +2,12 @@ import { execSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { compareFingerprints, migrate, pgliteSqlClient, runDueJobs, seed, silentLogger, takeFingerprint, type Manifest } from '../../ops/lib/index.js';
-import { CLI, runCli } from '../support/cli.js';
+import { runCli } from '../support/cli.js';
 import { freePort } from '../support/nativeCluster.js';
+import { serveCli } from '../support/serveCli.js';
 import { ADMIN_PASSWORD, embeddedFingerprintOf as fingerprintOf, withEmbedded } from './support.js';
-
-/** `local serve` on `dataDir` in a child process, once it prints its psql line. */
-async function serve(dataDir: string, port: number) {
-  const child = execa(process.execPath, [CLI, 'local', 'serve', '--port', String(port)], { env: { AETHERLENS_EMBEDDED_DIR: dataDir }, reject: false });
-  let out = '';
-  await new Promise<void>((ok, fail) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('connect: psql')) ok();
-    });
-    void child.then((r) => fail(new Error(`serve exited ${r.exitCode}: ${r.stderr}`)));
-  });
-  // Wrapped: the subprocess is itself a promise, which an async function would wait for.
-  return { child };
-}
 
 const siblings = async (dataDir: string) => (await readdir(dirname(dataDir))).filter((n) => n.startsWith(`${basename(dataDir)}.`)).sort();
 
@@ -116,7 +101,7 @@ describe('restore round trip on the embedded target', () => {
 
   test('a restore is refused while `local serve` has the database open', async () => {
     const port = await freePort();
-    const { child } = await serve(dataDir, port);
+    const { child } = await serveCli(dataDir, port);
     try {
       const r = await runCli(['restore', '--yes'], env);
       expect(r.exitCode).toBe(1);
@@ -131,7 +116,7 @@ describe('restore round trip on the embedded target', () => {
   test('restore --into a directory that `local serve` holds is refused, naming it, and that database is untouched', async () => {
     const other = join(root, 'other');
     const port = await freePort();
-    const { child } = await serve(other, port);
+    const { child } = await serveCli(other, port);
     try {
       const before = await readdir(other);
       const r = await runCli(['restore', '--yes', '--into', other], env);
