@@ -15,7 +15,7 @@ export { inventory, type Inventory } from './inventory.js';
 export { inspectTimescale, PRODUCTION_IMAGE } from './timescale.js';
 export { serveEmbedded, embeddedStatus, stopEmbedded, DEFAULT_SERVE_PORT } from './embedded/serve.js';
 export { runDueJobs, type JobRun } from './embedded/jobs.js';
-export { openEmbeddedEngine } from './embedded/engine.js';
+export { openEmbeddedEngine, prepareClusterTemplate } from './embedded/engine.js';
 export { stopBusyEngines } from './embedded/engineThread.js';
 export { checkDataDir, ENGINE_ID } from './embedded/layout.js';
 export { startScheduler, schedulerLockPath, type SchedulerOptions, type RunningScheduler } from './scheduler/scheduler.js';

@@ -1,11 +1,12 @@
 // A new data directory starts from the cluster the first one left (initdb and CREATE EXTENSION
 // timescaledb, nothing else), instead of running both again.
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { clusterTemplatePath } from '../../ops/lib/embedded/clusterTemplate.js';
 import { openEmbeddedEngine } from '../../ops/lib/embedded/engine.js';
+import { runCli } from '../support/cli.js';
 
 const identity = async (dataDir: string) => {
   const engine = await openEmbeddedEngine({ dataDir });
@@ -56,5 +57,21 @@ describe('the cluster template', () => {
     expect(kept.length).toBeGreaterThan(1000);
     const next = await identity(join(root, 'd'));
     expect(next.system).toBe(made.system);
+  });
+
+  test('`local prepare` (what npm install runs) makes the template before any database exists, and leaves one that is there', async () => {
+    const home = join(root, 'fresh-home');
+    const made = await runCli(['local', 'prepare'], { HOME: home });
+    expect(made.stderr).toBe('');
+    expect(made.exitCode).toBe(0);
+    const path = join(home, '.cache', 'aetherlens-db');
+    expect(made.stdout).toContain(`made the embedded cluster template ${path}`);
+    const [file] = await readdir(path);
+    const bytes = await stat(join(path, file!));
+    expect(bytes.mode & 0o777).toBe(0o600);
+    expect(bytes.size).toBeGreaterThan(1_000_000);
+    const again = await runCli(['local', 'prepare'], { HOME: home });
+    expect(again.stdout).toContain('already there');
+    expect((await stat(join(path, file!))).mtimeMs).toBe(bytes.mtimeMs);
   });
 });

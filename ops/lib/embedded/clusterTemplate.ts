@@ -20,15 +20,17 @@ export async function readClusterTemplate(path = clusterTemplatePath()): Promise
   return readFile(path).then((bytes) => new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), () => undefined);
 }
 
-/** Keeps a template for next time; a cache, so failing to write it changes nothing. */
-export async function saveClusterTemplate(bytes: Uint8Array, path = clusterTemplatePath()): Promise<void> {
+/** Keeps a template for next time; a cache, so failing to write it changes nothing. False when it could not be written. */
+export async function saveClusterTemplate(bytes: Uint8Array, path = clusterTemplatePath()): Promise<boolean> {
   const partial = `${path}.${process.pid}.partial`;
   try {
     await mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
     await writeFile(partial, bytes, { mode: 0o600 });
     await rename(partial, path);
+    return true;
   } catch {
     await rm(partial, { force: true }).catch(() => {});
+    return false;
   }
 }
 

@@ -6,7 +6,7 @@ import { EngineError, EngineThread } from './engineThread.js';
 import { ENGINE_USER, WireServer } from './wire.js';
 import { checkDataDir, embeddedPaths, ENGINE_ID, ENGINE_PG_MAJOR, type EngineStamp } from './layout.js';
 import { randomPassword } from './password.js';
-import { dropClusterTemplate, readClusterTemplate, saveClusterTemplate } from './clusterTemplate.js';
+import { clusterTemplatePath, dropClusterTemplate, readClusterTemplate, saveClusterTemplate } from './clusterTemplate.js';
 import { OpsError } from '../errors.js';
 import type { ConnectionInfo } from '../connection.js';
 
@@ -81,6 +81,43 @@ async function makePrivate(dir: string): Promise<void> {
 }
 
 /**
+ * Without LOAD after a reopen, reads silently skip compressed chunks and hypertable inserts fail.
+ * CREATE EXTENSION must come next in this (the only) session: once anything has touched the
+ * loaded library, TimescaleDB refuses to create the extension in that session.
+ */
+async function loadTimescale(db: EngineThread): Promise<void> {
+  await db.exec(`LOAD 'timescaledb'`);
+  await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
+}
+
+/**
+ * Makes the cluster template now if there is none (`npm install` runs this through
+ * `local prepare`), so that a user's first quickstart unpacks a cluster instead of waiting for
+ * initdb. Nothing is made when a template is already there.
+ */
+export async function prepareClusterTemplate(): Promise<{ template: 'made' | 'present' | 'unwritable'; path: string }> {
+  const path = clusterTemplatePath();
+  if (await readClusterTemplate(path)) return { template: 'present', path };
+  const releaseUmask = holdPrivateUmask();
+  const scratch = await mkdtemp(join(tmpdir(), 'aetherlens-template-'));
+  try {
+    const db = await EngineThread.start(join(scratch, 'pgdata')).catch((error: unknown) => {
+      throw new OpsError('ENGINE', `the embedded engine could not make a new cluster in ${scratch}: ${(error as Error).message}`, { cause: error });
+    });
+    try {
+      await loadTimescale(db);
+      const saved = await saveClusterTemplate(await db.template(), path);
+      return { template: saved ? 'made' : 'unwritable', path };
+    } finally {
+      await db.close().catch(() => {});
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true }).catch(() => {});
+    releaseUmask();
+  }
+}
+
+/**
  * Opens (or creates) the embedded database and serves it over the wire protocol: by default on a
  * Unix socket in a new 0700 directory with a random password, so no other local user can reach
  * it; `local serve` asks for TCP on 127.0.0.1 with its stored password instead. Callers hold the
@@ -116,11 +153,7 @@ export async function openEmbeddedEngine(options: { dataDir: string; listen?: En
     // makes them 0600 (PostgreSQL follows PGDATA's mode), so the walk runs once per directory.
     if (((await stat(paths.pgdata)).mode & 0o077) !== 0) await makePrivate(paths.root);
     else await chmod(paths.root, 0o700);
-    // Without LOAD after a reopen, reads silently skip compressed chunks and hypertable inserts fail.
-    // CREATE EXTENSION must come next in this (the only) session: once anything has touched the
-    // loaded library, TimescaleDB refuses to create the extension in that session.
-    await db.exec(`LOAD 'timescaledb'`);
-    await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
+    await loadTimescale(db);
     // A new cluster made by initdb becomes the template for the next: with the extension, whose
     // creation costs as much again as initdb.
     if (state === 'new' && !template) await saveClusterTemplate(await db.template());
