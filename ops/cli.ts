@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { AETHERLENS_VERSION, isOpsError, redact } from './lib/index.js';
+import { AETHERLENS_VERSION, compileWasmOnce, isOpsError, redact } from './lib/index.js';
 import { migrateCommand } from './commands/migrate.js';
 import { statusCommand } from './commands/status.js';
 import { inventoryCommand } from './commands/inventory.js';
@@ -41,6 +41,13 @@ const commands = [
 for (const command of commands) {
   program.addCommand(command);
 }
+// Commands that run for seconds skip WebAssembly's optimizing tier (wasmTier.ts); the ones that
+// stay up (a served engine, the scheduler) keep it.
+const LONG_RUNNING = new Set(['local serve', 'schedule']);
+program.hook('preAction', (_program, action) => {
+  const name = action.parent && action.parent !== program ? `${action.parent.name()} ${action.name()}` : action.name();
+  if (!LONG_RUNNING.has(name)) compileWasmOnce();
+});
 // Every (sub)command reports usage errors to our boundary instead of exiting on its own.
 const exitOverrideAll = (command: Command): void => {
   command.exitOverride();

@@ -17,6 +17,7 @@ export { serveEmbedded, embeddedStatus, stopEmbedded, DEFAULT_SERVE_PORT } from 
 export { runDueJobs, type JobRun } from './embedded/jobs.js';
 export { openEmbeddedEngine, prepareClusterTemplate } from './embedded/engine.js';
 export { stopBusyEngines } from './embedded/engineThread.js';
+export { compileWasmOnce } from './embedded/wasmTier.js';
 export { checkDataDir, ENGINE_ID } from './embedded/layout.js';
 export { startScheduler, schedulerLockPath, type SchedulerOptions, type RunningScheduler } from './scheduler/scheduler.js';
 export { resolveScheduleSettings, parseDuration, defaultStatusFile, type ScheduleSettings, type ScheduleFlags } from './scheduler/settings.js';
