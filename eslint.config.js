@@ -2,6 +2,11 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const LIB_STAYS_DOWN = {
+  regex: '(^|/)(commands|infra)/|(^|/)cli\\.js$',
+  message: 'ops/lib is the bottom layer: it never imports the CLI, its commands or the Pulumi program.',
+};
+
 export default tseslint.config(
   { ignores: ['node_modules/**', '.aetherlens/**', 'coverage/**', 'tmp/**', '**/*.tmp.ts'] },
   js.configs.recommended,
@@ -13,4 +18,25 @@ export default tseslint.config(
     },
   },
   { files: ['test/**'], rules: { '@typescript-eslint/no-non-null-assertion': 'off' } },
+  // Data flows one way: bin → cli → commands → lib/index → operations → targets → pg. An import
+  // that runs up these layers is refused here, before it makes a cycle.
+  { files: ['ops/lib/**'], rules: { 'no-restricted-imports': ['error', { patterns: [LIB_STAYS_DOWN] }] } },
+  {
+    files: ['ops/commands/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { regex: '^\\.\\./lib/(?!index\\.js$)', message: 'commands use the library through its public surface: import from ../lib/index.js.' },
+        { regex: '^\\.\\./\\.\\./', message: 'commands import the library (../lib/index.js), nothing outside ops/.' },
+      ] }],
+    },
+  },
+  {
+    files: ['ops/lib/targets/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        LIB_STAYS_DOWN,
+        { regex: '(^|/)(backup|restore|scheduler|seed|migrations)/|(^|/)(quickstart|inventory|report)\\.js$', message: 'targets are what operations run on: a target never imports an operation.' },
+      ] }],
+    },
+  },
 );
