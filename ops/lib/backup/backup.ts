@@ -16,6 +16,7 @@ import { classifyDumpStderr } from './notices.js';
 import { watchProgress, type ProgressTiming } from './progress.js';
 import { cleanAbandoned, createStaging, type Staging } from './staging.js';
 import { assertDumpToolFits } from './toolCheck.js';
+import { assertTrustedBackupDir } from './trust.js';
 
 /**
  * gzip level for the dump. Measured (DESIGN section 5, test/bench/backup.bench.ts): level 1 takes
@@ -188,6 +189,7 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
   const logger = options.logger ?? silentLogger;
   const dir = resolve(options.dir);
   await prepareDirectory(dir, logger);
+  await assertTrustedBackupDir(dir);
   const lock = await acquireBackupLock(dir, options.target);
   try {
     const cleaned = await cleanAbandoned(dir, logger);
