@@ -58,13 +58,18 @@ function directoryError(dir: string, error: unknown): OpsError {
   return new OpsError('BACKUP', `cannot write backups to ${dir}: ${why}; nothing was written`, { cause: error });
 }
 
-/** Creates the backup directory (0700) and proves it writable before anything else happens. */
+/**
+ * Creates the backup directory (0700), refuses it if others could write it, and proves it
+ * writable, before anything else happens.
+ */
 async function prepareDirectory(dir: string, logger: Logger): Promise<void> {
+  const s = await mkdir(dir, { recursive: true, mode: 0o700 }).then(() => stat(dir)).catch((error: unknown) => {
+    throw directoryError(dir, error);
+  });
+  if (!s.isDirectory()) throw directoryError(dir, Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }));
+  await assertTrustedBackupDir(dir);
+  if ((s.mode & 0o077) !== 0) logger.warn(`the backup directory ${dir} is open to other users (mode ${(s.mode & 0o777).toString(8)}): chmod 700 it`);
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const s = await stat(dir);
-    if (!s.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-    if ((s.mode & 0o077) !== 0) logger.warn(`the backup directory ${dir} is open to other users (mode ${(s.mode & 0o777).toString(8)}): chmod 700 it`);
     const probe = join(dir, `.write-test-${process.pid}`);
     await writeFile(probe, '', { mode: FILE_MODE });
     await rm(probe, { force: true });
@@ -189,7 +194,6 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
   const logger = options.logger ?? silentLogger;
   const dir = resolve(options.dir);
   await prepareDirectory(dir, logger);
-  await assertTrustedBackupDir(dir);
   const lock = await acquireBackupLock(dir, options.target);
   try {
     const cleaned = await cleanAbandoned(dir, logger);
