@@ -1,4 +1,7 @@
 import { OpsError } from './errors.js';
+import { rememberSecret } from './secrets.js';
+
+export { redact } from './secrets.js';
 
 /** Where a server is and who we are there. The password never leaves this object in text. */
 export interface ConnectionInfo {
@@ -35,6 +38,7 @@ export function parseDatabaseUrl(url: string, setting = 'DATABASE_URL'): Connect
   if (host === '') throw new OpsError('CONFIG', `${setting} has no host: expected postgres://USER:PASSWORD@HOST:PORT/DATABASE`);
   const user = decodeURIComponent(parsed.username) || process.env.PGUSER || 'postgres';
   const password = parsed.password === '' ? process.env.PGPASSWORD : decodeURIComponent(parsed.password);
+  rememberSecret(password);
   return {
     host,
     port,
@@ -81,12 +85,4 @@ export function libpqEnv(info: ConnectionInfo, database = info.database): Record
     PGCONNECT_TIMEOUT: '10',
     PGAPPNAME: 'aetherlens-db',
   };
-}
-
-/** Removes anything that looks like a password from text before it reaches a person. */
-export function redact(text: string, secrets: readonly (string | undefined)[] = []): string {
-  // The placeholder in our own usage hints ("USER:PASSWORD@") is not a secret.
-  let out = text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)(?!PASSWORD@)[^@\s]*@/g, '$1***@');
-  for (const secret of secrets) if (secret && secret.length >= 3) out = out.split(secret).join('***');
-  return out;
 }
