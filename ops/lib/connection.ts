@@ -1,5 +1,6 @@
 import { OpsError } from './errors.js';
 import { rememberSecret } from './secrets.js';
+import { isSslMode, SSL_MODES, tlsEnv, type TlsSettings } from './tls.js';
 
 export { redact } from './secrets.js';
 
@@ -10,8 +11,11 @@ export interface ConnectionInfo {
   user: string;
   password?: string;
   database: string;
-  /** libpq sslmode when the URL asks for one. */
+  /** libpq's sslmode, sslrootcert, sslcert, sslkey (tls.ts); unset sslmode means libpq's default, prefer. */
   sslmode?: string;
+  sslrootcert?: string;
+  sslcert?: string;
+  sslkey?: string;
   /** The embedded engine: one shared session, TimescaleDB loaded with LOAD, not preloaded. */
   singleSession?: boolean;
 }
@@ -45,8 +49,21 @@ export function parseDatabaseUrl(url: string, setting = 'DATABASE_URL'): Connect
     user,
     ...(password !== undefined ? { password } : {}),
     database: database || user,
-    ...(parsed.searchParams.get('sslmode') ? { sslmode: parsed.searchParams.get('sslmode')! } : {}),
+    ...tlsSettings(parsed.searchParams, setting),
   };
+}
+
+/** sslmode and the certificate files, from the URL, else from libpq's environment variables. */
+function tlsSettings(params: URLSearchParams, setting: string): TlsSettings {
+  const out: TlsSettings = {};
+  for (const [key, variable] of [['sslmode', 'PGSSLMODE'], ['sslrootcert', 'PGSSLROOTCERT'], ['sslcert', 'PGSSLCERT'], ['sslkey', 'PGSSLKEY']] as const) {
+    const value = params.get(key) || process.env[variable];
+    if (value) out[key] = value;
+  }
+  if (out.sslmode !== undefined && !isSslMode(out.sslmode)) {
+    throw new OpsError('CONFIG', `${setting} has sslmode=${out.sslmode}, which libpq does not know: use one of ${SSL_MODES.join(', ')}`);
+  }
+  return out;
 }
 
 /** postgres://user@host:port/db, with the password masked: safe for logs, errors and manifests. */
@@ -69,7 +86,7 @@ export function connectionUrl(info: ConnectionInfo, database = info.database): s
   } else u.hostname = info.host;
   u.port = String(info.port);
   u.pathname = `/${encodeURIComponent(database)}`;
-  if (info.sslmode) u.searchParams.set('sslmode', info.sslmode);
+  for (const key of ['sslmode', 'sslrootcert', 'sslcert', 'sslkey'] as const) if (info[key]) u.searchParams.set(key, info[key]);
   return u.toString();
 }
 
@@ -81,7 +98,7 @@ export function libpqEnv(info: ConnectionInfo, database = info.database): Record
     PGUSER: info.user,
     PGDATABASE: database,
     ...(info.password !== undefined ? { PGPASSWORD: info.password } : {}),
-    ...(info.sslmode ? { PGSSLMODE: info.sslmode } : {}),
+    ...tlsEnv(info),
     PGCONNECT_TIMEOUT: '10',
     PGAPPNAME: 'aetherlens-db',
   };
