@@ -33,7 +33,8 @@ export function consoleLogger(stream: NodeJS.WriteStream = process.stderr): Logg
 /** Structured JSON lines, for the scheduler and anything read by machines. */
 export function jsonLogger(write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
   const emit = (level: string) => (message: string, fields?: Record<string, unknown>) =>
-    write(`${redact(JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields }))}\n`);
+    // Each string value is redacted on its own, so the line stays valid JSON whatever a secret holds.
+    write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields }, (_key, value: unknown) => (typeof value === 'string' ? redact(value) : value))}\n`);
   return { info: emit('info'), warn: emit('warn'), error: emit('error'), progress: () => {} };
 }
 
