@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { AETHERLENS_VERSION, compileWasmOnce, isOpsError, redact } from './lib/index.js';
+import { AETHERLENS_VERSION, compileWasmOnce, isOpsError, redact, rememberEnvironmentSecrets } from './lib/index.js';
 import { migrateCommand } from './commands/migrate.js';
 import { statusCommand } from './commands/status.js';
 import { inventoryCommand } from './commands/inventory.js';
@@ -60,7 +60,8 @@ function isDatabaseError(error: unknown): error is Error & { code: string; sever
 }
 
 const debug = process.argv.includes('--debug');
-const secrets = [process.env.PGPASSWORD, process.env.AETHERLENS_ADMIN_PASSWORD];
+// Before anything can fail: redact() then blanks these (and every secret read later) everywhere.
+rememberEnvironmentSecrets(process.env);
 
 /** The one error boundary: operator errors print their message, bugs print in full. */
 try {
@@ -70,18 +71,18 @@ try {
     // Help and version are not errors; anything else commander rejects is bad usage (exit 2).
     process.exitCode = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : 2;
   } else if (isOpsError(error)) {
-    process.stderr.write(`error: ${redact(error.message, secrets)}\n`);
+    process.stderr.write(`error: ${redact(error.message)}\n`);
     const excerpt = (error.details as { excerpt?: string } | undefined)?.excerpt;
-    if (excerpt) process.stderr.write(`${excerpt.replace(/^/gm, '    ')}\n`);
-    if (debug) process.stderr.write(`${redact(String(error.stack), secrets)}\n`);
+    if (excerpt) process.stderr.write(`${redact(excerpt).replace(/^/gm, '    ')}\n`);
+    if (debug) process.stderr.write(`${redact(String(error.stack))}\n`);
     process.exitCode = error.exitCode;
   } else if (isDatabaseError(error)) {
     // A server-side error outside the paths that translate their own: operational, not a bug.
-    process.stderr.write(`error: the database refused an operation: ${redact(error.message, secrets)}${error.hint ? ` (hint: ${error.hint})` : ''}\n`);
-    if (debug) process.stderr.write(`${redact(String(error.stack), secrets)}\n`);
+    process.stderr.write(`error: the database refused an operation: ${redact(error.message)}${error.hint ? ` (hint: ${redact(error.hint)})` : ''}\n`);
+    if (debug) process.stderr.write(`${redact(String(error.stack))}\n`);
     process.exitCode = 1;
   } else {
-    process.stderr.write(`internal error (a bug in aetherlens-db, please report it): ${redact(debug ? String((error as Error).stack) : String((error as Error).message ?? error), secrets)}\n`);
+    process.stderr.write(`internal error (a bug in aetherlens-db, please report it): ${redact(debug ? String((error as Error).stack) : String((error as Error).message ?? error))}\n`);
     process.exitCode = 1;
   }
 }

@@ -1,4 +1,8 @@
 import { OpsError } from './errors.js';
+import { rememberSecret } from './secrets.js';
+import { isSslMode, SSL_MODES, tlsEnv, type TlsSettings } from './tls.js';
+
+export { redact } from './secrets.js';
 
 /** Where a server is and who we are there. The password never leaves this object in text. */
 export interface ConnectionInfo {
@@ -7,8 +11,11 @@ export interface ConnectionInfo {
   user: string;
   password?: string;
   database: string;
-  /** libpq sslmode when the URL asks for one. */
+  /** libpq's sslmode, sslrootcert, sslcert, sslkey (tls.ts); unset sslmode means libpq's default, prefer. */
   sslmode?: string;
+  sslrootcert?: string;
+  sslcert?: string;
+  sslkey?: string;
   /** The embedded engine: one shared session, TimescaleDB loaded with LOAD, not preloaded. */
   singleSession?: boolean;
 }
@@ -35,14 +42,28 @@ export function parseDatabaseUrl(url: string, setting = 'DATABASE_URL'): Connect
   if (host === '') throw new OpsError('CONFIG', `${setting} has no host: expected postgres://USER:PASSWORD@HOST:PORT/DATABASE`);
   const user = decodeURIComponent(parsed.username) || process.env.PGUSER || 'postgres';
   const password = parsed.password === '' ? process.env.PGPASSWORD : decodeURIComponent(parsed.password);
+  rememberSecret(password);
   return {
     host,
     port,
     user,
     ...(password !== undefined ? { password } : {}),
     database: database || user,
-    ...(parsed.searchParams.get('sslmode') ? { sslmode: parsed.searchParams.get('sslmode')! } : {}),
+    ...tlsSettings(parsed.searchParams, setting),
   };
+}
+
+/** sslmode and the certificate files, from the URL, else from libpq's environment variables. */
+function tlsSettings(params: URLSearchParams, setting: string): TlsSettings {
+  const out: TlsSettings = {};
+  for (const [key, variable] of [['sslmode', 'PGSSLMODE'], ['sslrootcert', 'PGSSLROOTCERT'], ['sslcert', 'PGSSLCERT'], ['sslkey', 'PGSSLKEY']] as const) {
+    const value = params.get(key) || process.env[variable];
+    if (value) out[key] = value;
+  }
+  if (out.sslmode !== undefined && !isSslMode(out.sslmode)) {
+    throw new OpsError('CONFIG', `${setting} has sslmode=${out.sslmode}, which libpq does not know: use one of ${SSL_MODES.join(', ')}`);
+  }
+  return out;
 }
 
 /** postgres://user@host:port/db, with the password masked: safe for logs, errors and manifests. */
@@ -65,7 +86,7 @@ export function connectionUrl(info: ConnectionInfo, database = info.database): s
   } else u.hostname = info.host;
   u.port = String(info.port);
   u.pathname = `/${encodeURIComponent(database)}`;
-  if (info.sslmode) u.searchParams.set('sslmode', info.sslmode);
+  for (const key of ['sslmode', 'sslrootcert', 'sslcert', 'sslkey'] as const) if (info[key]) u.searchParams.set(key, info[key]);
   return u.toString();
 }
 
@@ -77,16 +98,8 @@ export function libpqEnv(info: ConnectionInfo, database = info.database): Record
     PGUSER: info.user,
     PGDATABASE: database,
     ...(info.password !== undefined ? { PGPASSWORD: info.password } : {}),
-    ...(info.sslmode ? { PGSSLMODE: info.sslmode } : {}),
+    ...tlsEnv(info),
     PGCONNECT_TIMEOUT: '10',
     PGAPPNAME: 'aetherlens-db',
   };
-}
-
-/** Removes anything that looks like a password from text before it reaches a person. */
-export function redact(text: string, secrets: readonly (string | undefined)[] = []): string {
-  // The placeholder in our own usage hints ("USER:PASSWORD@") is not a secret.
-  let out = text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)(?!PASSWORD@)[^@\s]*@/g, '$1***@');
-  for (const secret of secrets) if (secret && secret.length >= 3) out = out.split(secret).join('***');
-  return out;
 }

@@ -15,6 +15,12 @@ import { OpsError } from './errors.js';
  * outlives us does not keep it. Beside it, `<path>.owner.json` (0600) names the holder; the holder
  * also answers on the socket with the same JSON whenever its event loop is free.
  *
+ * Shared (reader) locks: each reader listens on its own name below the lock's, `<name>/shared/<pid>-<n>`.
+ * A reader first listens, then looks for the exclusive holder; an exclusive taker first listens,
+ * then looks for readers (Linux lists abstract names in /proc/net/unix). Each looks only after
+ * announcing itself, so at least one of two racing takers sees the other and backs off: readers
+ * exclude the exclusive holder and each other never.
+ *
  * What it does not cover: the abstract namespace belongs to one network namespace on one machine.
  * Another host sharing the directory (NFS), or a container with its own network namespace mounting
  * it, does not see the lock. A neighbour user who binds the same name can only make us refuse
@@ -42,6 +48,9 @@ const REPLY_WAIT_MS = 250;
 const OWNER_FILE_WAIT_MS = 1_500;
 
 const UNKNOWN_HOLDER: LockOwner = { pid: 0, host: '?', since: 'unknown', command: 'unknown (no owner file)' };
+
+/** Shared holders' names, each unique within this process. */
+let sharedCount = 0;
 
 /** Whether a process with this pid exists on this host (EPERM: it exists, owned by another user). */
 export function isProcessAlive(pid: number): boolean {
@@ -147,6 +156,32 @@ export async function lockHolder(path: string): Promise<LockOwner | undefined> {
   return held ? nameHolder(path, held.socket) : undefined;
 }
 
+/** The names shared holders of the lock `name` listen on (from /proc/net/unix: same namespace). */
+async function sharedNames(name: string): Promise<string[]> {
+  const prefix = `@${name.slice(1)}/shared/`;
+  const table = await readFile('/proc/net/unix', 'utf8').catch(() => '');
+  const names = new Set<string>();
+  for (const line of table.split('\n')) {
+    const path = line.trim().split(/\s+/)[7];
+    // Node pads abstract names with NUL bytes, which the kernel shows as '@'.
+    if (path?.startsWith(prefix)) names.add(`\0${path.slice(1).replace(/@+$/, '')}`);
+  }
+  return [...names];
+}
+
+/** Names a shared holder by its answer, else by the pid in its name. */
+async function nameSharedHolder(name: string): Promise<LockOwner> {
+  const pid = Number(/\/shared\/(\d+)-\d+$/.exec(name)?.[1] ?? 0);
+  const held = await probe(name);
+  if (!held) return { ...UNKNOWN_HOLDER, pid };
+  try {
+    const reply = await Promise.race([readReply(held.socket), sleep(REPLY_WAIT_MS)]);
+    return reply || { pid, host: hostname(), since: 'unknown', command: 'a reader (busy)' };
+  } finally {
+    held.socket?.destroy();
+  }
+}
+
 function listen(name: string, owner: LockOwner): Promise<{ server: Server; clients: Set<Socket> }> {
   const clients = new Set<Socket>();
   const server = createServer((socket) => {
@@ -168,7 +203,8 @@ function listen(name: string, owner: LockOwner): Promise<{ server: Server; clien
 
 /**
  * Takes an exclusive lock on `path` (a file or directory that need not exist). A live holder, busy
- * or not, makes this fail at once with `describe(owner)`; a dead one holds nothing.
+ * or not, or a live shared holder, makes this fail at once with `describe(owner)`; a dead one
+ * holds nothing.
  */
 export async function acquireLock(
   path: string,
@@ -194,6 +230,11 @@ export async function acquireLock(
     server.close();
     for (const socket of clients) socket.destroy();
   };
+  const readers = await sharedNames(name);
+  if (readers.length > 0) {
+    await release();
+    throw new OpsError('LOCK_HELD', options.describe(await nameSharedHolder(readers[0]!)));
+  }
   // Renamed into place so a reader never sees half a file.
   const temp = `${ownerPath(path)}.${process.pid}.tmp`;
   try {
@@ -216,4 +257,46 @@ export async function acquireLock(
       await release();
     },
   };
+}
+
+/**
+ * Takes a shared lock on `path`: any number of shared holders at once, but never together with
+ * the exclusive holder. While an exclusive holder is there, retries until `waitMs` has passed, then
+ * fails with `describe(exclusive holder)`. Writes no owner file: a shared holder answers on its
+ * own socket, and its pid is in the socket's name.
+ */
+export async function acquireSharedLock(
+  path: string,
+  options: { command: string; details?: Record<string, unknown>; describe: (owner: LockOwner) => string; waitMs?: number; onWait?: (owner: LockOwner) => void },
+): Promise<HeldLock> {
+  const name = await socketName(path);
+  const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command: options.command, ...options.details };
+  const deadline = Date.now() + (options.waitMs ?? 0);
+  let waited = false;
+  for (;;) {
+    sharedCount += 1;
+    const { server, clients } = await listen(`${name}/shared/${process.pid}-${sharedCount}`, owner);
+    const release = async (): Promise<void> => {
+      server.close();
+      for (const socket of clients) socket.destroy();
+    };
+    const exclusive = await probe(name);
+    if (!exclusive) {
+      let released = false;
+      return {
+        owner,
+        async release() {
+          if (released) return;
+          released = true;
+          await release();
+        },
+      };
+    }
+    await release();
+    const holder = await nameHolder(path, exclusive.socket);
+    if (Date.now() >= deadline) throw new OpsError('LOCK_HELD', options.describe(holder));
+    if (!waited) options.onWait?.(holder);
+    waited = true;
+    await sleep(200);
+  }
 }

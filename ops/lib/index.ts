@@ -3,6 +3,7 @@ export { OpsError, isOpsError, type OpsErrorCode } from './errors.js';
 export { AETHERLENS_VERSION } from './version.js';
 export { consoleLogger, jsonLogger, memoryLogger, silentLogger, type Logger } from './logger.js';
 export { parseDatabaseUrl, describeConnection, connectionUrl, redact, type ConnectionInfo } from './connection.js';
+export { rememberSecret, rememberUrlSecrets, rememberEnvironmentSecrets } from './secrets.js';
 export { resolveSettings, type Settings, type TargetSpec, type CommonFlags } from './config.js';
 export { openTarget, withTarget } from './targets/open.js';
 export type { Target, TargetKind, ToolVersion, ToolVersions, DumpSession, DumpOptions, DumpFormat } from './targets/types.js';

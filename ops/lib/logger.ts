@@ -1,3 +1,5 @@
+import { redact } from './secrets.js';
+
 /** The library never prints: it reports through a Logger the caller chooses. */
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -16,13 +18,14 @@ export const silentLogger: Logger = {
 
 /** Readable lines for interactive commands; progress goes to stderr so `--json` stdout stays clean. */
 export function consoleLogger(stream: NodeJS.WriteStream = process.stderr): Logger {
-  const line = (prefix: string) => (message: string) => stream.write(`${prefix}${message}\n`);
+  // Every line passes redact(): no secret the process knows reaches the terminal or a journal.
+  const line = (prefix: string) => (message: string) => stream.write(`${prefix}${redact(message)}\n`);
   return {
     info: line(''),
     warn: line('warning: '),
     error: line('error: '),
     progress: (message) => {
-      if (stream.isTTY) stream.write(`\r${message}\x1b[K`);
+      if (stream.isTTY) stream.write(`\r${redact(message)}\x1b[K`);
     },
   };
 }
@@ -30,13 +33,14 @@ export function consoleLogger(stream: NodeJS.WriteStream = process.stderr): Logg
 /** Structured JSON lines, for the scheduler and anything read by machines. */
 export function jsonLogger(write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
   const emit = (level: string) => (message: string, fields?: Record<string, unknown>) =>
-    write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields })}\n`);
+    // Each string value is redacted on its own, so the line stays valid JSON whatever a secret holds.
+    write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields }, (_key, value: unknown) => (typeof value === 'string' ? redact(value) : value))}\n`);
   return { info: emit('info'), warn: emit('warn'), error: emit('error'), progress: () => {} };
 }
 
 /** Collects what was logged; used by tests and by commands that report at the end. */
 export function memoryLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  const push = (prefix: string) => (message: string) => void lines.push(`${prefix}${message}`);
+  const push = (prefix: string) => (message: string) => void lines.push(`${prefix}${redact(message)}`);
   return { lines, info: push(''), warn: push('warning: '), error: push('error: '), progress: () => {} };
 }

@@ -92,9 +92,9 @@ describe('catalog and manifests', () => {
       [
         "broken: the dump aetherlens.dump is missing",
         "broken: the dump is 9 bytes, the manifest says 5",
-        "broken: manifest DIR/20261123T020000Z-aetherlens/manifest.json is not usable (not valid JSON): this backup cannot be trusted; take a new one",
-        "broken: manifest DIR/20261124T020000Z-aetherlens/manifest.json has format 2, newer than this aetherlens-db understands (1): upgrade aetherlens-db to read it",
-        "broken: no manifest at DIR/20261125T020000Z-aetherlens/manifest.json: not a backup made by aetherlens-db",
+        "broken: its manifest is not usable (not valid JSON)",
+        "broken: its manifest has format 2, newer than this aetherlens-db reads (1)",
+        "broken: it has no manifest.json, so aetherlens-db did not publish it",
       ]
     `);
   });

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../support/cli.js';
+import { execa } from 'execa';
+import { CLI, runCli } from '../support/cli.js';
 import { catalog, SIXTY_DAYS, SIXTY_DAYS_KEPT_BY_DEFAULT, writeBackupFolder } from './fixtures.js';
 import { snapshotDir } from './support.js';
 
@@ -64,5 +65,59 @@ describe('rotate and backups on a 60-day catalog (the real CLI)', () => {
 
     const again = await runCli(['rotate', '--dir', dir]);
     expect(again.stdout.split('\n').at(-1)).toBe(`deleted 0 of ${SIXTY_DAYS_KEPT_BY_DEFAULT.length} backups`);
+  });
+});
+
+/**
+ * Runs the CLI as a user who is not root when we are root (root reads every file, so a permission
+ * error needs someone else), else as ourselves.
+ */
+async function runCliAsUser(args: string[], home: string) {
+  const asRoot = process.getuid?.() === 0;
+  const [cmd, prefix] = asRoot ? ['runuser', ['-u', 'nobody', '--', process.execPath, CLI]] : [process.execPath, [CLI]];
+  const r = await execa(cmd, [...prefix, ...args], { reject: false, extendEnv: false, env: { PATH: process.env.PATH, HOME: home }, timeout: 120_000 });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+describe('rotate keeps what it cannot prove failed (issue 17)', () => {
+  let root: string;
+  let dir: string;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'aetherlens-rotate-keep-'));
+    dir = join(root, 'backups');
+    await mkdir(dir, { mode: 0o700 });
+    for (const entry of catalog('vvvvv')) await writeBackupFolder(dir, entry);
+    // Older than every verified backup, so today's rotation would delete them as broken.
+    const future = await writeBackupFolder(dir, { id: '20251230T020000Z-aetherlens', createdAt: '2025-12-30T02:00:00.000Z', status: 'failed' });
+    const manifest = JSON.parse(await readFile(join(future, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(future, 'manifest.json'), JSON.stringify({ ...manifest, format: 2, somethingNew: true }));
+    const unreadable = await writeBackupFolder(dir, { id: '20251231T020000Z-aetherlens', createdAt: '2025-12-31T02:00:00.000Z', status: 'failed' });
+    if (process.getuid?.() === 0) {
+      // Everything belongs to the user rotate runs as, except this one manifest (root's, 0600).
+      await execa('chown', ['-R', 'nobody', root]);
+      await execa('chown', ['root', join(unreadable, 'manifest.json')]);
+    } else {
+      await chmod(join(unreadable, 'manifest.json'), 0o000);
+    }
+  });
+  afterAll(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('deletes only the verified backups outside the policy; the future-format and unreadable ones stay, with the reason', async () => {
+    const r = await runCliAsUser(['rotate', '--dir', dir, '--keep-daily', '1', '--keep-weekly', '0', '--keep-monthly', '0'], root);
+    expect(r.stderr).toBe('deleted 20260101T020000Z-aetherlens: verified, but outside 1 daily / 0 weekly / 0 monthly\n'
+      + 'deleted 20260102T020000Z-aetherlens: verified, but outside 1 daily / 0 weekly / 0 monthly\n'
+      + 'deleted 20260103T020000Z-aetherlens: verified, but outside 1 daily / 0 weekly / 0 monthly\n'
+      + 'deleted 20260104T020000Z-aetherlens: verified, but outside 1 daily / 0 weekly / 0 monthly');
+    expect(r.exitCode).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines.filter((l) => l.startsWith('keep'))).toEqual([
+      'keep          20260105T020000Z-aetherlens  verified    daily 2026-01-05',
+      'keep          20251231T020000Z-aetherlens  broken      cannot tell what it is, so it is kept: its manifest is not usable (EACCES: this user may not read it); look at it, and delete it by hand if it is not needed',
+      'keep          20251230T020000Z-aetherlens  broken      cannot tell what it is, so it is kept: its manifest has format 2, newer than this aetherlens-db reads (1); look at it, and delete it by hand if it is not needed',
+    ]);
+    expect((await readdir(dir)).filter((n) => !n.startsWith('.')).sort()).toEqual(['20251230T020000Z-aetherlens', '20251231T020000Z-aetherlens', '20260105T020000Z-aetherlens']);
+    expect(JSON.parse(await readFile(join(dir, '20251230T020000Z-aetherlens', 'manifest.json'), 'utf8'))).toMatchObject({ format: 2, somethingNew: true });
   });
 });

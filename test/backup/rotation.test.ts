@@ -90,14 +90,17 @@ describe('rotation plan: grandfather-father-son by count over verified backups',
     expect(reason('20260301T020000Z')).toBe('not verified yet: newer than the newest verified backup, waiting for a drill');
   });
 
-  it('treats a broken backup as failed', () => {
+  it('never deletes a broken backup: it keeps it and says why (issue 17)', () => {
     const entries: RotationInput[] = [
-      ...catalog('vv'),
-      { id: '20260103T020000Z-aetherlens', createdAt: '2026-01-03T02:00:00.000Z', status: 'broken', problem: 'the dump aetherlens.dump is missing' },
+      ...catalog('vvvv'),
+      { id: '20260101T030000Z-aetherlens', createdAt: '2026-01-01T03:00:00.000Z', status: 'broken', problem: 'its manifest has format 2, newer than this aetherlens-db reads (1)' },
+      { id: '20260105T020000Z-aetherlens', createdAt: '2026-01-05T02:00:00.000Z', status: 'broken', problem: 'the dump aetherlens.dump is missing' },
     ];
-    const plan = planRotation(entries, { daily: 7, weekly: 0, monthly: 0 });
-    expect(plan.delete).toEqual(['20260103T020000Z-aetherlens']);
-    expect(plan.decisions[0]!.reason).toBe('broken: the dump aetherlens.dump is missing');
+    const plan = planRotation(entries, { daily: 1, weekly: 0, monthly: 0 });
+    expect(plan.delete.sort()).toEqual(['20260101T020000Z-aetherlens', '20260102T020000Z-aetherlens', '20260103T020000Z-aetherlens']);
+    const decision = (id: string) => plan.decisions.find((d) => d.id === id)!;
+    expect(decision('20260101T030000Z-aetherlens')).toMatchObject({ action: 'keep', reason: 'cannot tell what it is, so it is kept: its manifest has format 2, newer than this aetherlens-db reads (1); look at it, and delete it by hand if it is not needed' });
+    expect(decision('20260105T020000Z-aetherlens')).toMatchObject({ action: 'keep', reason: 'cannot tell what it is, so it is kept: the dump aetherlens.dump is missing; look at it, and delete it by hand if it is not needed' });
   });
 });
 

@@ -31,8 +31,8 @@ interface Holder {
 const children: ChildProcess[] = [];
 
 /** Starts holder.ts on `path` and resolves with its first line (held or refused). */
-async function startHolder(path: string, command = 'lock test holder'): Promise<Holder> {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOLDER, path, command], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function startHolder(path: string, command = 'lock test holder', mode: 'exclusive' | 'shared' = 'exclusive', waitMs = 0): Promise<Holder> {
+  const child = spawn(process.execPath, ['--import', 'tsx', HOLDER, path, command, mode, String(waitMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(child);
   let closed = false;
   // 'close', not 'exit': every line it wrote has been read by then.
@@ -182,6 +182,48 @@ describe('file locks: held exactly as long as the holder lives', () => {
     const winner = winners[0]!;
     for (const loser of racers.filter((r) => !r.owner)) {
       expect(loser.first).toBe(`refused ${describeOwner(winner.owner!)}`);
+    }
+  });
+
+  test('shared holders coexist; the exclusive taker is refused while one lives, naming it, and gets it once they are gone', async () => {
+    const first = await startHolder(path, 'verify', 'shared');
+    const second = await startHolder(path, 'restore', 'shared');
+    expect(first.owner?.pid).toBe(first.pid);
+    expect(second.owner?.pid).toBe(second.pid);
+    expect(await refusal(path)).toMatch(new RegExp(`^held by pid (${first.pid}|${second.pid}) \\((verify|restore), since `));
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(await refusal(path)).toBe(describeOwner(second.owner!));
+    // A shared holder whose loop is blocked is still there, named by the pid in its socket's name.
+    second.send('block 3000');
+    await sleep(200);
+    expect(await refusal(path)).toMatch(new RegExp(`^held by pid ${second.pid} \\(`));
+    second.child.kill('SIGKILL');
+    await second.exited;
+    const lock = await acquireLock(path, { command: 'rotate', describe: describeOwner });
+    await lock.release();
+  });
+
+  test('a shared taker is refused while the exclusive holder lives, or waits for it to let go', async () => {
+    const exclusive = await startHolder(path, 'rotate');
+    const refused = await startHolder(path, 'verify', 'shared');
+    expect(refused.first).toBe(`refused ${describeOwner(exclusive.owner!)}`);
+    const waiting = startHolder(path, 'verify', 'shared', 20_000);
+    await sleep(1_000);
+    exclusive.send('release');
+    const reader = await waiting;
+    expect(reader.owner?.command).toBe('verify');
+    expect(await refusal(path)).toBe(describeOwner(reader.owner!));
+  });
+
+  test('readers and an exclusive taker racing: never both', async () => {
+    for (let round = 0; round < 5; round++) {
+      const casePath = `${path}-${round}`;
+      const racers = await Promise.all([startHolder(casePath, 'rotate'), startHolder(casePath, 'verify', 'shared'), startHolder(casePath, 'restore', 'shared')]);
+      const [exclusive, ...readers] = racers;
+      if (exclusive!.owner) expect(readers.every((r) => !r.owner)).toBe(true);
+      for (const r of racers) r.child.kill('SIGKILL');
+      await Promise.all(racers.map((r) => r.exited));
     }
   });
 });

@@ -1,14 +1,16 @@
 // A process that takes a lock, says so on stdout, then does what fileLock.test.ts writes on its
 // stdin: `block MS` (the event loop stops, as during a long engine statement), `spawn` (a child
-// that outlives us, as pg_dump may), `release`. It ends when its stdin closes.
+// that outlives us, as pg_dump may), `release`. It ends when its stdin closes. A third argument
+// `shared` takes a shared (reader) lock instead, waiting up to the fourth argument's milliseconds.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { acquireLock, type HeldLock } from '../../ops/lib/fileLock.js';
+import { acquireLock, acquireSharedLock, type HeldLock } from '../../ops/lib/fileLock.js';
 
-const [path, command = 'lock test holder'] = process.argv.slice(2);
+const [path, command = 'lock test holder', mode = 'exclusive', waitMs = '0'] = process.argv.slice(2);
 let lock: HeldLock;
 try {
-  lock = await acquireLock(path!, { command, details: { purpose: 'test' }, describe: (o) => `held by pid ${o.pid} (${o.command}, since ${o.since})` });
+  const options = { command, details: { purpose: 'test' }, describe: (o: { pid: number; command: string; since: string }) => `held by pid ${o.pid} (${o.command}, since ${o.since})` };
+  lock = mode === 'shared' ? await acquireSharedLock(path!, { ...options, waitMs: Number(waitMs) }) : await acquireLock(path!, options);
 } catch (error) {
   process.stdout.write(`refused ${(error as Error).message}\n`);
   process.exit(3);

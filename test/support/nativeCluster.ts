@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { execa } from 'execa';
+import { describe, it } from 'vitest';
 import { tuningFor } from '../../infra/tuning.js';
 import type { ConnectionInfo } from '../../ops/lib/connection.js';
 import { connectionUrl } from '../../ops/lib/connection.js';
@@ -30,6 +31,25 @@ export function nativeUnavailableReason(): string | undefined {
   if (!existsSync(join(PG_BIN, 'postgres'))) return `no PostgreSQL server at ${PG_BIN} (run scripts/install-timescaledb.sh)`;
   if (!existsSync('/usr/lib/postgresql/15/lib/timescaledb.so')) return 'TimescaleDB is not installed for PostgreSQL 15 (run scripts/install-timescaledb.sh)';
   return undefined;
+}
+
+/**
+ * describe() for a suite on a native cluster. Outside CI a missing PostgreSQL skips it, with the
+ * reason in its name; in CI (CI=true) it fails instead, so a missing prerequisite never passes quietly.
+ */
+export function describeNative(name: string, body: () => void): void {
+  const reason = nativeUnavailableReason();
+  if (!reason) {
+    describe(name, body);
+  } else if (process.env.CI === 'true') {
+    describe(name, () => {
+      it('has PostgreSQL 15 with TimescaleDB', () => {
+        throw new Error(`the native suites must run in CI, but: ${reason}`);
+      });
+    });
+  } else {
+    describe.skip(`${name} (skipped: ${reason})`, body);
+  }
 }
 
 export async function freePort(): Promise<number> {

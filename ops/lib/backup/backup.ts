@@ -16,6 +16,7 @@ import { classifyDumpStderr } from './notices.js';
 import { watchProgress, type ProgressTiming } from './progress.js';
 import { cleanAbandoned, createStaging, type Staging } from './staging.js';
 import { assertDumpToolFits } from './toolCheck.js';
+import { assertTrustedBackupDir } from './trust.js';
 
 /**
  * gzip level for the dump. Measured (DESIGN section 5, test/bench/backup.bench.ts): level 1 takes
@@ -57,13 +58,18 @@ function directoryError(dir: string, error: unknown): OpsError {
   return new OpsError('BACKUP', `cannot write backups to ${dir}: ${why}; nothing was written`, { cause: error });
 }
 
-/** Creates the backup directory (0700) and proves it writable before anything else happens. */
+/**
+ * Creates the backup directory (0700), refuses it if others could write it, and proves it
+ * writable, before anything else happens.
+ */
 async function prepareDirectory(dir: string, logger: Logger): Promise<void> {
+  const s = await mkdir(dir, { recursive: true, mode: 0o700 }).then(() => stat(dir)).catch((error: unknown) => {
+    throw directoryError(dir, error);
+  });
+  if (!s.isDirectory()) throw directoryError(dir, Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }));
+  await assertTrustedBackupDir(dir);
+  if ((s.mode & 0o077) !== 0) logger.warn(`the backup directory ${dir} is open to other users (mode ${(s.mode & 0o777).toString(8)}): chmod 700 it`);
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const s = await stat(dir);
-    if (!s.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-    if ((s.mode & 0o077) !== 0) logger.warn(`the backup directory ${dir} is open to other users (mode ${(s.mode & 0o777).toString(8)}): chmod 700 it`);
     const probe = join(dir, `.write-test-${process.pid}`);
     await writeFile(probe, '', { mode: FILE_MODE });
     await rm(probe, { force: true });

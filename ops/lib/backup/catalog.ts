@@ -10,7 +10,10 @@ import { readManifest, type Manifest } from './manifest.js';
  */
 export const BACKUP_ID_PATTERN = /^(\d{8}T\d{6}Z)-([A-Za-z0-9_.-]+)$/;
 
-/** verified: a drill passed. failed: a drill failed. unverified: never drilled. broken: unreadable. */
+/**
+ * verified: a drill passed. failed: a drill failed. unverified: never drilled. broken: its manifest
+ * cannot be read (missing, unreadable, a newer format) or its dump is missing or of the wrong size.
+ */
 export type BackupStatus = 'verified' | 'unverified' | 'failed' | 'broken';
 
 export interface CatalogEntry {
@@ -54,7 +57,8 @@ async function entryFor(dir: string, id: string): Promise<CatalogEntry> {
   try {
     manifest = await readManifest(path);
   } catch (error) {
-    return { id, path, createdAt: fallbackTime, status: 'broken', problem: (error as Error).message };
+    const problem = (error as { details?: { problem?: string } }).details?.problem ?? (error as Error).message;
+    return { id, path, createdAt: fallbackTime, status: 'broken', problem };
   }
   const dumpPath = join(path, manifest.dump.file);
   const size = await stat(dumpPath).then((s) => s.size, () => undefined);

@@ -9,7 +9,8 @@
  *     DIR/.partial-<id>-<host>-<pid>/       a backup being written; invisible to the catalog
  *     DIR/.deleting-<id>-<host>-<pid>/      a backup being deleted by rotate
  *     DIR/.backup-<key>.owner.json, .rotate.owner.json  who holds the locks (fileLock.ts: the
- *                                           kernel holds them; these files only name the holder)
+ *                                           kernel holds them; these files only name the holder;
+ *                                           .rotate is the catalog lock, see below)
  *
  * Taking a backup
  *   backup({ target, dir, logger?, signal? }) → BackupResult { id, path, dumpPath, manifest }
@@ -38,7 +39,12 @@
  * Rotation
  *   planRotation(entries, policy) → RotationPlan (pure, with a reason per backup);
  *   rotate({ dir, policy, dryRun? }) applies it; resolveRetention(flags, env) validates counts.
- *   rotationLockPath(dir): a drill that reads a backup can hold it so rotate waits.
+ *   The catalog lock (catalogLock.ts): readCatalog(dir, { command, backup? }) is held shared by
+ *   whatever reads a backup to restore it (drill, restore) and waits for a running rotation;
+ *   deleteFromCatalog(dir) is held exclusively by rotate, which refuses while a reader is there.
+ *
+ * Trust (trust.ts): assertTrustedBackupDir(dir), assertTrustedBackup(dir, folder, dumpFile?)
+ *   refuse paths that another user owns or anyone but the owner may write.
  *
  * Helpers for other writers: writeFileAtomic, publishDir, createPrivateDir/File, fsyncDir,
  * FILE_MODE/DIR_MODE (atomicWrite.ts); formatBytes/formatSeconds (format.ts).
@@ -53,6 +59,8 @@ export { classifyDumpStderr, type NoticeTally, type NoticeKind } from './notices
 export { assertDumpToolFits } from './toolCheck.js';
 export { planRotation, resolveRetention, DEFAULT_RETENTION, type RetentionPolicy, type RotationPlan, type RotationDecision, type RotationInput } from './rotation.js';
 export { rotate, rotationLockPath, type RotateResult } from './rotate.js';
+export { readCatalog, deleteFromCatalog, catalogLockPath, READER_WAIT_MS } from './catalogLock.js';
+export { assertTrustedBackupDir, assertTrustedBackup } from './trust.js';
 export { acquireBackupLock, backupLockPath } from './lock.js';
 export { cleanAbandoned, STAGING_PREFIX, DELETING_PREFIX } from './staging.js';
 export { writeFileAtomic, publishDir, createPrivateDir, createPrivateFile, fsyncDir, fsyncFile, hashFile, FILE_MODE, DIR_MODE } from './atomicWrite.js';

@@ -55,8 +55,9 @@ export function manifestPath(backupPath: string): string {
   return join(backupPath, MANIFEST_FILE);
 }
 
+/** `details.problem` says in a few words what is wrong, for the catalog and rotation. */
 function invalid(path: string, why: string): OpsError {
-  return new OpsError('BACKUP', `manifest ${path} is not usable (${why}): this backup cannot be trusted; take a new one`);
+  return new OpsError('BACKUP', `manifest ${path} is not usable (${why}): this backup cannot be trusted; take a new one`, { details: { problem: `its manifest is not usable (${why})` } });
 }
 
 /** Reads and checks a backup's manifest; throws OpsError('BACKUP') naming what is wrong. */
@@ -68,8 +69,8 @@ export async function readManifest(backupPath: string): Promise<Manifest> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw code === 'ENOENT'
-      ? new OpsError('NOT_FOUND', `no manifest at ${path}: not a backup made by aetherlens-db`)
-      : invalid(path, (error as Error).message);
+      ? new OpsError('NOT_FOUND', `no manifest at ${path}: not a backup made by aetherlens-db`, { details: { problem: 'it has no manifest.json, so aetherlens-db did not publish it' } })
+      : invalid(path, code === 'EACCES' || code === 'EPERM' ? `${code}: this user may not read it` : (error as Error).message);
   }
   let data: Partial<Manifest>;
   try {
@@ -79,7 +80,9 @@ export async function readManifest(backupPath: string): Promise<Manifest> {
   }
   if (typeof data.format !== 'number') throw invalid(path, 'no format version');
   if (data.format > MANIFEST_FORMAT) {
-    throw new OpsError('BACKUP', `manifest ${path} has format ${data.format}, newer than this aetherlens-db understands (${MANIFEST_FORMAT}): upgrade aetherlens-db to read it`);
+    throw new OpsError('BACKUP', `manifest ${path} has format ${data.format}, newer than this aetherlens-db understands (${MANIFEST_FORMAT}): upgrade aetherlens-db to read it`, {
+      details: { problem: `its manifest has format ${data.format}, newer than this aetherlens-db reads (${MANIFEST_FORMAT})` },
+    });
   }
   for (const field of ['id', 'createdAt', 'dump', 'fingerprint', 'versions', 'target'] as const) {
     if (data[field] === undefined) throw invalid(path, `no "${field}"`);

@@ -1,16 +1,14 @@
 import { rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { acquireLock, type LockOwner } from '../fileLock.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { fsyncDir } from '../atomicFile.js';
 import { listCatalog } from './catalog.js';
+import { catalogLockPath, deleteFromCatalog } from './catalogLock.js';
 import { planRotation, type RetentionPolicy, type RotationPlan } from './rotation.js';
 import { cleanAbandoned, DELETING_PREFIX, workName } from './staging.js';
 
-/** Rotation holds this lock in the backup directory; a drill reading a backup may hold it too. */
-export function rotationLockPath(dir: string): string {
-  return join(resolve(dir), '.rotate');
-}
+/** Rotation's lock: the catalog lock, held exclusively (catalogLock.ts). */
+export const rotationLockPath = catalogLockPath;
 
 export interface RotateResult extends RotationPlan {
   dryRun: boolean;
@@ -30,10 +28,7 @@ export async function rotate(options: { dir: string; policy: RetentionPolicy; dr
     const plan = planRotation(await listCatalog(dir), options.policy);
     return { ...plan, dryRun: true, deleted: [] };
   }
-  const lock = await acquireLock(rotationLockPath(dir), {
-    command: 'rotate',
-    describe: (owner: LockOwner) => `rotation already running (pid ${owner.pid || 'unknown'}, since ${owner.since}): wait for it to finish`,
-  });
+  const lock = await deleteFromCatalog(dir);
   try {
     await cleanAbandoned(dir, logger);
     const plan = planRotation(await listCatalog(dir), options.policy);

@@ -27,7 +27,7 @@ export interface RotationPlan {
   policy: RetentionPolicy;
   /** Every backup, newest first, with what happens to it and why. */
   decisions: RotationDecision[];
-  /** Ids to delete, in the order to delete them: failed and broken, then unverified, then verified, oldest first. */
+  /** Ids to delete, in the order to delete them: failed, then unverified, then verified, oldest first. */
   delete: string[];
 }
 
@@ -56,7 +56,9 @@ const DELETE_ORDER: Record<BackupStatus, number> = { failed: 0, broken: 0, unver
  * of the last `daily` days that have one, of the last `weekly` ISO weeks and `monthly` months.
  * The newest verified backup is always kept. Unverified backups never take a verified one's
  * place: those newer than the newest verified backup wait for a drill (at most max(daily, 1) of
- * them), older ones and failed or broken ones are deleted, and deleted first. Pure: no I/O.
+ * them), older ones and failed ones are deleted, and deleted first. Broken ones (a manifest it
+ * cannot read or of a newer format, a damaged dump) are never deleted: they are kept with the
+ * reason. Pure: no I/O.
  */
 export function planRotation(entries: readonly RotationInput[], policy: RetentionPolicy): RotationPlan {
   const newestFirst = [...entries].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
@@ -86,7 +88,9 @@ export function planRotation(entries: readonly RotationInput[], policy: Retentio
         : { ...e, action: 'delete', reason: `verified, but outside ${policy.daily} daily / ${policy.weekly} weekly / ${policy.monthly} monthly` };
     }
     if (e.status === 'failed') return { ...e, action: 'delete', reason: 'failed its restore drill' };
-    if (e.status === 'broken') return { ...e, action: 'delete', reason: `broken: ${e.problem ?? 'unreadable'}` };
+    // Only what provably failed is ours to delete: a manifest of a newer format, one unreadable for
+    // a moment, or a damaged backup is kept for a person to look at.
+    if (e.status === 'broken') return { ...e, action: 'keep', reason: `cannot tell what it is, so it is kept: ${e.problem ?? 'unreadable'}; look at it, and delete it by hand if it is not needed` };
     if (newestVerifiedAt !== undefined && e.createdAt <= newestVerifiedAt) {
       return { ...e, action: 'delete', reason: 'never verified, and a newer backup is verified' };
     }

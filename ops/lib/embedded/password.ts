@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { OpsError } from '../errors.js';
+import { rememberSecret } from '../secrets.js';
 
 /** A password nobody has to type: 192 random bits, letters, digits, `-` and `_` (URL- and shell-safe). */
 export function randomPassword(): string {
@@ -11,6 +12,7 @@ export function randomPassword(): string {
 export async function readPasswordFile(file: string): Promise<string | undefined> {
   const text = await readFile(file, 'utf8').catch(() => undefined);
   const password = text?.trim();
+  rememberSecret(password);
   return password ? password : undefined;
 }
 

@@ -1,9 +1,12 @@
+import { dirname } from 'node:path';
 import type { TargetSpec } from '../config.js';
 import { isOpsError, OpsError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { hashFile } from '../backup/atomicWrite.js';
 import type { CatalogEntry } from '../backup/catalog.js';
 import { findBackup } from '../backup/catalog.js';
+import { readCatalog } from '../backup/catalogLock.js';
+import { assertTrustedBackup } from '../backup/trust.js';
 import { recordVerification, type Manifest, type Verification } from '../backup/manifest.js';
 import { checkAggregatesExist, checkFingerprint, checkJobs, checkMigrations, checkRefresh, restoringCheck, type CheckResult } from './checks.js';
 import { assertRestorable } from './compat.js';
@@ -127,10 +130,22 @@ export interface DrillOptions {
  * exception; exceptions mean the drill could not be run (the backup then stays as it was).
  */
 export async function drill(options: DrillOptions): Promise<DrillReport> {
+  const backupRef = options.backup ?? 'latest';
+  // Rotation must not delete the backup while we read it (catalogLock.ts).
+  const lock = await readCatalog(options.backupDir, { command: 'verify', backup: backupRef, ...(options.logger ? { logger: options.logger } : {}) });
+  try {
+    return await drillLocked(options, backupRef);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function drillLocked(options: DrillOptions, backupRef: string): Promise<DrillReport> {
   const logger = options.logger ?? silentLogger;
   const now = options.now ?? (() => new Date());
   const started = performance.now();
-  const entry = await findBackup(options.backupDir, options.backup ?? 'latest');
+  const entry = await findBackup(options.backupDir, backupRef);
+  await assertTrustedBackup(dirname(entry.path), entry.path, entry.manifest?.dump.file);
   const manifest = entry.manifest;
   if (!manifest || !entry.dumpPath) throw new OpsError('VERIFY', `backup ${entry.id} cannot be drilled: ${entry.problem ?? 'it has no readable manifest'}`);
   const site: RestoreSite = await openRestoreSite(options.target, { purpose: 'drill', command: 'verify', ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}) });

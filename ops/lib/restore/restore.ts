@@ -1,10 +1,12 @@
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { TargetSpec } from '../config.js';
 import { isOpsError, OpsError } from '../errors.js';
 import { acquireLock, type HeldLock, type LockOwner } from '../fileLock.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { BackupStatus } from '../backup/catalog.js';
 import { backupLockPath } from '../backup/lock.js';
+import { readCatalog } from '../backup/catalogLock.js';
+import { assertTrustedBackup } from '../backup/trust.js';
 import type { Manifest } from '../backup/manifest.js';
 import type { CheckResult } from './checks.js';
 import { assertRestorable } from './compat.js';
@@ -100,10 +102,21 @@ async function lockOutBackups(dir: string, site: RestoreSite): Promise<HeldLock>
  * database untouched and removes the copy.
  */
 export async function restore(options: RestoreOptions): Promise<RestoreReport> {
+  // Rotation must not delete the backup while we read it (catalogLock.ts).
+  const lock = await readCatalog(options.backupDir, { command: 'restore', ...(options.selection.backup ? { backup: options.selection.backup } : {}), ...(options.logger ? { logger: options.logger } : {}) });
+  try {
+    return await restoreLocked(options);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function restoreLocked(options: RestoreOptions): Promise<RestoreReport> {
   const logger = options.logger ?? silentLogger;
   const now = options.now ?? (() => new Date());
   const started = performance.now();
   const entry = await selectBackup(options.backupDir, options.selection);
+  await assertTrustedBackup(dirname(entry.path), entry.path, entry.manifest?.dump.file);
   const manifest = entry.manifest;
   if (!manifest || !entry.dumpPath) throw refused(`backup ${entry.id} is unusable (${entry.problem ?? 'no readable manifest'})`);
   if (entry.status === 'failed') logger.warn(`backup ${entry.id} failed its last drill (${manifest.verification?.differences[0] ?? 'see its manifest'}); the restore checks it again`);

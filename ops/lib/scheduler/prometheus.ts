@@ -1,4 +1,5 @@
 import { writeFileAtomic } from '../atomicFile.js';
+import { redact } from '../secrets.js';
 import type { SchedulerStatus, StepName } from './status.js';
 
 interface Metric {
@@ -51,5 +52,5 @@ export function renderPrometheus(status: SchedulerStatus): string {
 
 /** Writes the .prom file atomically, so node_exporter never scrapes half a file. */
 export async function writePrometheusFile(path: string, status: SchedulerStatus): Promise<void> {
-  await writeFileAtomic(path, renderPrometheus(status), 0o644);
+  await writeFileAtomic(path, redact(renderPrometheus(status)), 0o644);
 }

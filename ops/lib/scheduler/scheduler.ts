@@ -4,6 +4,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { redact } from '../connection.js';
+import { rememberUrlSecrets } from '../secrets.js';
 import { OpsError } from '../errors.js';
 import { acquireLock, ownerPath, type HeldLock, type LockOwner } from '../fileLock.js';
 import type { Logger } from '../logger.js';
@@ -61,6 +62,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function startScheduler(options: SchedulerOptions): Promise<RunningScheduler> {
   const { settings, steps, logger, backupDir } = options;
   const clock = options.clock ?? systemClock;
+  // Ping and webhook URLs carry tokens: redact() blanks them wherever they turn up.
+  for (const url of [settings.pingUrl, settings.webhookUrl]) rememberUrlSecrets(url);
   const clean = (text: string) => redact(text, options.secrets ?? []);
   const nowIso = () => new Date(clock.now()).toISOString();
   const schedule = { expression: settings.backupCron, timezone: settings.timezone };

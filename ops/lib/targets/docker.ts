@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { OpsError } from '../errors.js';
 import type { ConnectionInfo } from '../connection.js';
 import { run, firstLine } from '../run.js';
+import { rememberSecret } from '../secrets.js';
 import { containerCommand, DOCKER, dockerExecArgs, execInContainer, startInContainer } from './dockerExec.js';
 import { dumpOutcome, openSnapshotSession, parsePgVersion, pgDumpArgs } from './pgDump.js';
 import type { Target, ToolVersions } from './types.js';
@@ -131,9 +132,14 @@ async function inspectContainer(container: string, engine: Promise<string | unde
 async function containerPassword(container: string, facts: ContainerFacts): Promise<string | undefined> {
   if (process.env.PGPASSWORD) return process.env.PGPASSWORD;
   const file = facts.env.POSTGRES_PASSWORD_FILE;
-  if (!file) return facts.env.POSTGRES_PASSWORD || undefined;
+  if (!file) {
+    rememberSecret(facts.env.POSTGRES_PASSWORD);
+    return facts.env.POSTGRES_PASSWORD || undefined;
+  }
   const result = await execInContainer(container, ['cat', file], { what: `cat ${file}`, timeoutMs: 30_000 });
-  return result.exitCode === 0 ? result.stdout.replace(/\r?\n$/, '') : undefined;
+  const password = result.exitCode === 0 ? result.stdout.replace(/\r?\n$/, '') : undefined;
+  rememberSecret(password);
+  return password;
 }
 
 /**
