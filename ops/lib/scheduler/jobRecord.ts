@@ -25,7 +25,7 @@ function reasonOf(job: string, outcome: JobOutcome, timeoutSeconds: number, kill
     case 'timeout':
       return `the job ${job} did not finish within ${timeoutSeconds} s and was stopped (SIGTERM, then SIGKILL after ${killGraceSeconds} s): raise its timeout or find what hangs`;
     case 'stopped':
-      return `the job ${job} was stopped because the scheduler stopped`;
+      return `the job ${job} was stopped because the scheduler stopped${reported ? `: ${reported}` : ''}`;
     case 'exited':
       if (outcome.exitCode === 0 && !outcome.result) return `the job ${job} exited 0 but printed no JSON result line: a job's last line on stdout must be a JSON object such as {"ok":true}`;
       if (outcome.exitCode === 0 && outcome.result?.ok === false) return reported ?? `the job ${job} reported ok: false`;
