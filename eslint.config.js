@@ -13,4 +13,6 @@ export default tseslint.config(
     },
   },
   { files: ['test/**'], rules: { '@typescript-eslint/no-non-null-assertion': 'off' } },
+  // Operators' job scripts run with zx's globals, as under the zx command.
+  { files: ['ops/jobs/examples/**'], languageOptions: { globals: { $: 'readonly', fs: 'readonly', path: 'readonly', which: 'readonly' } } },
 );

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { findJob, jobTargetEnv, listJobs, OpsError, recordRun, redact, runJob, targetSecrets, parseDuration } from '../lib/index.js';
+import { findJob, isNoise, jobTargetEnv, listJobs, OpsError, recordRun, redact, runJob, targetSecrets, parseDuration } from '../lib/index.js';
 import { output, settingsFrom, withTargetOptions, type GlobalOptions } from './context.js';
 
 type JobOptions = GlobalOptions & { jobsDir?: string; timeout?: string };
@@ -33,7 +33,8 @@ const run = withTargetOptions(new Command('run'))
         stop: stop.signal,
         env: jobTargetEnv(settings),
         redact: clean,
-        onLine: (stream, line) => (stream === 'stdout' ? process.stdout : process.stderr).write(`${line}\n`),
+        // A crashing script's stack frames are not for the operator: its cause is in the last line.
+        onLine: (stream, line) => (stream === 'stdout' ? process.stdout.write(`${line}\n`) : isNoise(line) ? undefined : process.stderr.write(`${line}\n`)),
       });
       const record = recordRun({ id: 'manual', job: name, trigger: 'schedule', startedAt, finishedAt: new Date().toISOString(), outcome, timeoutSeconds, killGraceSeconds: 30, redact: clean });
       if (record.verdict !== 'ok') throw new OpsError(record.verdict === 'aborted' ? 'ABORTED' : 'BACKUP', record.error ?? `the job ${name} failed`);

@@ -24,7 +24,7 @@ export { backupHealth, formatAge, type BackupHealth } from './scheduler/health.j
 export { jobTargetEnv, targetLabel, targetSecrets } from './scheduler/target.js';
 export { lastVerifiedBackup } from './scheduler/verified.js';
 export { findJob, listJobs, SHIPPED_JOBS_DIR, type JobScript } from './scheduler/jobFiles.js';
-export { runJob, type JobOutcome, type JobRunOptions } from './scheduler/jobRunner.js';
+export { runJob, isNoise, type JobOutcome, type JobRunOptions } from './scheduler/jobRunner.js';
 export { recordRun } from './scheduler/jobRecord.js';
 export { readStatusFile, type SchedulerStatus, type RunRecord, type VerifiedBackup } from './scheduler/status.js';
 export { seed, SEED_LIMITS, type SeedOptions, type SeedSummary } from './seed/index.js';

@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { OpsError } from '../errors.js';
 
 /** The job scripts that ship with aetherlens-db (ops/jobs/). */
-export const SHIPPED_JOBS_DIR = fileURLToPath(new URL('../../jobs/', import.meta.url));
+export const SHIPPED_JOBS_DIR = fileURLToPath(new URL('../../jobs', import.meta.url));
 /** The CLI entry, for scripts that call `aetherlens-db`. */
 export const CLI_ENTRY = fileURLToPath(new URL('../../../bin/aetherlens-db.js', import.meta.url));
 /** Holds an `aetherlens-db` wrapper; put first on a job's PATH so any script can call the CLI by name. */

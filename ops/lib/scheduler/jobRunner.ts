@@ -33,7 +33,25 @@ export interface JobOutcome {
 /** A line longer than this is cut: a runaway job must not grow the scheduler. */
 const MAX_LINE = 64 * 1024;
 
-const isStackFrame = (line: string) => /^\s+at\s/.test(line) || /^Node\.js v\d/.test(line) || /^\s*\^+\s*$/.test(line) || line.trim() === '';
+/** Lines of a crash report that say nothing about the cause: frames, carets, braces, node's version. */
+export const isNoise = (line: string) => /^\s+at\s/.test(line) || /^Node\.js v\d/.test(line) || /^\s*[\^{}]*\s*$/.test(line) || /^\s+\w+: .*[,']$/.test(line);
+/** Keeps the last stderr lines, to name why a job failed. */
+const STDERR_KEPT = 50;
+
+/**
+ * Why a job failed, from its stderr: node's uncaught "SomethingError: ..." line (with the line
+ * after it when it ends in ":", as esbuild's parse errors do), else the last line that is not noise.
+ */
+export function failureLine(lines: string[]): string | undefined {
+  const i = lines.findIndex((l) => /^\w*(Error|Exception)\b.*:/.test(l));
+  if (i >= 0) {
+    const head = lines[i]!.trim();
+    const next = lines[i + 1]?.trim();
+    return head.endsWith(':') && next && !isNoise(lines[i + 1]!) ? `${head} ${next}` : head;
+  }
+  // "error: ..." is how aetherlens-db and well-behaved scripts say it; the prefix is added again by whoever prints it.
+  return lines.filter((l) => !isNoise(l)).at(-1)?.trim().replace(/^error:\s*/i, '');
+}
 
 function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
   try {
@@ -74,7 +92,7 @@ export async function runJob(options: JobRunOptions): Promise<JobOutcome> {
   const { command, args } = jobCommand(options.job);
   const child = start(command, args, { env: jobEnvironment(options.env), detached: true, buffer: false, input: '' });
   let result: Record<string, unknown> | undefined;
-  let lastError: string | undefined;
+  const stderrTail: string[] = [];
   const split = (stream: 'stdout' | 'stderr') => {
     let pending = '';
     return {
@@ -93,7 +111,7 @@ export async function runJob(options: JobRunOptions): Promise<JobOutcome> {
       line(raw: string) {
         const text = options.redact(raw.slice(0, MAX_LINE).replace(/\r$/, ''));
         if (stream === 'stdout') result = parseResult(text) ?? result;
-        else if (!isStackFrame(text)) lastError = text.trim();
+        else if (stderrTail.push(text) > STDERR_KEPT) stderrTail.shift();
         options.onLine?.(stream, text);
       },
       flush() {
@@ -129,6 +147,7 @@ export async function runJob(options: JobRunOptions): Promise<JobOutcome> {
     if (pid === undefined || (finished.failed && finished.exitCode === undefined && !finished.signal)) {
       return { ended: 'not-started', exitCode: null, signal: null, seconds: 0, lastError: options.redact(finished.shortMessage ?? 'unknown error') };
     }
+    const lastError = failureLine(stderrTail);
     // What the job started may still be cleaning up: an ended run waits for the whole group.
     if (ending) await ending;
     if (ended !== 'exited' && !(await groupGone(pid, options.killGraceMs))) signalGroup(pid, 'SIGKILL');
