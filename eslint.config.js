@@ -39,4 +39,6 @@ export default tseslint.config(
       ] }],
     },
   },
+  // Operators' job scripts run with zx's globals, as under the zx command.
+  { files: ['ops/jobs/examples/**'], languageOptions: { globals: { $: 'readonly', fs: 'readonly', path: 'readonly', which: 'readonly' } } },
 );

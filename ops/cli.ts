@@ -6,6 +6,7 @@ import { inventoryCommand } from './commands/inventory.js';
 import { adoptCommand } from './commands/adopt.js';
 import { localCommand } from './commands/local.js';
 import { jobsCommand } from './commands/jobs.js';
+import { jobCommand } from './commands/job.js';
 import { seedCommand } from './commands/seed.js';
 import { quickstartCommand } from './commands/quickstart.js';
 import { scheduleCommand } from './commands/schedule.js';
@@ -31,6 +32,7 @@ const commands = [
   quickstartCommand,
   localCommand,
   jobsCommand,
+  jobCommand,
   scheduleCommand,
   backupCommand,
   backupsCommand,

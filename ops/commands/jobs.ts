@@ -10,10 +10,15 @@ const run = withTargetOptions(new Command('run'))
     return id;
   })
   .option('--all', 'run every policy job, due or not')
+  .option('--embedded-only', 'on any other target do nothing (a server runs its policies with its own background workers)')
   .option('--json', 'print the runs as JSON')
-  .action(async (id: number | undefined, options: GlobalOptions & { all?: boolean }) => {
+  .action(async (id: number | undefined, options: GlobalOptions & { all?: boolean; embeddedOnly?: boolean }) => {
     if (id !== undefined && options.all) throw new OpsError('USAGE', 'give a job id or --all, not both');
     const settings = settingsFrom(options);
+    if (options.embeddedOnly && settings.target.kind !== 'embedded') {
+      loggerFor(options).info('not the embedded target: its policy jobs are run by the server, nothing to do');
+      return output(options, [], () => 'no job run: not the embedded target');
+    }
     const stateDir = settings.target.kind === 'embedded' ? settings.target.dataDir : undefined;
     const runs = await withTarget(settings.target, 'jobs run', (target) =>
       runDueJobs(target.connection, { ...(id !== undefined ? { jobId: id } : {}), ...(options.all ? { all: true } : {}), ...(stateDir ? { stateDir } : {}), logger: loggerFor(options) }));

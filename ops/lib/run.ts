@@ -13,6 +13,10 @@ export interface RunOptions {
   stdoutFile?: string;
   signal?: AbortSignal;
   cwd?: string;
+  /** Own process group, so the caller can signal the program and everything it started. */
+  detached?: boolean;
+  /** Keep no copy of the output (long-running children whose output is read as it comes). */
+  buffer?: boolean;
 }
 
 export interface RunResult {
@@ -36,6 +40,8 @@ export function start(command: string, args: readonly string[], options: RunOpti
     forceKillAfterDelay: 2000,
     cwd: options.cwd,
     stripFinalNewline: false,
+    ...(options.detached ? { detached: true } : {}),
+    ...(options.buffer === false ? { buffer: false } : {}),
     ...(options.input !== undefined ? { input: options.input } : {}),
     ...(options.inputFile !== undefined ? { inputFile: options.inputFile } : {}),
     ...(options.stdoutFile !== undefined ? { stdout: { file: options.stdoutFile } } : {}),

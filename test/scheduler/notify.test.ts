@@ -8,6 +8,7 @@ const payload: FailurePayload = {
   text: 'aetherlens-db: backup failed on postgres://app:***@db:5432/aetherlens: connection refused',
   target: 'postgres://app:***@db:5432/aetherlens',
   host: 'h',
+  job: 'backup',
   run: 'r1',
   trigger: 'schedule',
   step: 'backup',

@@ -20,6 +20,12 @@ describe('schedule settings', () => {
   test('defaults: nightly at 02:00, drill and rotate on, status file in the backup directory', () => {
     const s = resolve({}, { AETHERLENS_TIMEZONE: 'Europe/Berlin' });
     expect(s).toEqual({
+      jobs: [
+        { name: 'backup', cron: '0 2 * * *', timezone: 'Europe/Berlin', timeoutSeconds: 21600 },
+        { name: 'drill', cron: '0 4 * * *', timezone: 'Europe/Berlin', timeoutSeconds: 21600 },
+      ],
+      killGraceSeconds: 30,
+      warnings: [],
       backupCron: '0 2 * * *',
       timezone: 'Europe/Berlin',
       drill: true,
@@ -32,6 +38,45 @@ describe('schedule settings', () => {
       signalRetries: 2,
     });
     expect(resolve({}, {}, 'embedded').jobsCron).toBe('*/15 * * * *');
+    expect(resolve({}, { AETHERLENS_TIMEZONE: 'UTC' }, 'embedded').jobs.map((j) => `${j.name} ${j.cron} ${j.timeoutSeconds}`)).toEqual(['backup 0 2 * * * 21600', 'drill 0 4 * * * 21600', 'policies */15 * * * * 3600']);
+  });
+
+  test('jobs from the config file: own schedules, zones and timeouts, "off", and operators\' own jobs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sched-conf-'));
+    const file = join(dir, 'schedule.json');
+    await writeFile(file, JSON.stringify({ jobsDir: '/etc/aetherlens/jobs', jobs: { drill: 'off', 'copy-offsite': { cron: '30 3 * * *', timezone: 'Asia/Tokyo', timeout: '20m', pingUrl: 'https://hc.example/copy-uuid' } } }));
+    const s = resolve({ config: file, timezone: 'UTC' });
+    expect(s.jobs).toEqual([
+      { name: 'backup', cron: '0 2 * * *', timezone: 'UTC', timeoutSeconds: 21600 },
+      { name: 'copy-offsite', cron: '30 3 * * *', timezone: 'Asia/Tokyo', timeoutSeconds: 1200, pingUrl: 'https://hc.example/copy-uuid' },
+    ]);
+    expect(s.jobsDir).toBe('/etc/aetherlens/jobs');
+    expect(resolve({ config: file, timezone: 'UTC', jobsDir: '/opt/jobs' }).jobsDir).toBe('/opt/jobs');
+    expect(resolve({ timezone: 'UTC', cron: 'off' }).jobs.map((j) => j.name)).toEqual(['drill']);
+    await writeFile(file, JSON.stringify({ jobs: { nightly: { timeout: 'long' }, 'bad name': 'off', drill: { cron: '0 4 * * *', user: 'x' } } }));
+    expect(problem(() => resolve({ config: file, timezone: 'UTC' }))).toBe(
+      `the schedule has 3 problems: "jobs.bad name" in ${file}: a job name uses letters, digits, - and _; "jobs.drill" in ${file} has unknown key(s) user: known keys are cron, timezone, timeout, pingUrl; "jobs.nightly" in ${file} needs a "cron" expression (or "off")`,
+    );
+  });
+
+  test('ping and webhook URLs from files or the environment; a token on the command line is warned about once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sched-conf-'));
+    await writeFile(join(dir, 'ping'), 'https://hc-ping.com/secret-uuid\n', { mode: 0o600 });
+    await writeFile(join(dir, 'hook'), 'https://chat.example/hooks/secret-token', { mode: 0o600 });
+    const fromFiles = resolve({ pingUrlFile: join(dir, 'ping'), timezone: 'UTC' }, { AETHERLENS_WEBHOOK_URL_FILE: join(dir, 'hook') });
+    expect([fromFiles.pingUrl, fromFiles.webhookUrl, fromFiles.warnings]).toEqual(['https://hc-ping.com/secret-uuid', 'https://chat.example/hooks/secret-token', []]);
+    expect(resolve({ timezone: 'UTC' }, { AETHERLENS_PING_URL: 'https://hc-ping.com/secret-uuid' }).warnings).toEqual([]);
+    const inArgv = resolve({ pingUrl: 'https://hc-ping.com/secret-uuid', webhookUrl: 'https://chat.example/hooks/secret-token', timezone: 'UTC' });
+    expect(inArgv.warnings).toEqual([
+      '--ping-url puts the URL\'s token in the command line, where ps shows it to every local user: set AETHERLENS_PING_URL or use --ping-url-file FILE instead',
+      '--webhook-url puts the URL\'s token in the command line, where ps shows it to every local user: set AETHERLENS_WEBHOOK_URL or use --webhook-url-file FILE instead',
+    ]);
+    // A URL with nothing secret in it (a local relay) is not worth a warning.
+    expect(resolve({ pingUrl: 'http://127.0.0.1:8080/', timezone: 'UTC' }).warnings).toEqual([]);
+    const missing = problem(() => resolve({ pingUrlFile: join(dir, 'nope'), timezone: 'UTC' }));
+    expect(missing).toBe(`cannot read --ping-url-file ${join(dir, 'nope')} (ENOENT): check the path and that this user may read it`);
+    await writeFile(join(dir, 'bad'), 'ftp://hc.example/secret-uuid');
+    expect(problem(() => resolve({ pingUrlFile: join(dir, 'bad'), timezone: 'UTC' }))).toBe(`the content of ${join(dir, 'bad')} (--ping-url-file) must be an http:// or https:// URL`);
   });
 
   test('flags win over the environment, which wins over the config file', async () => {
@@ -82,7 +127,7 @@ describe('schedule settings', () => {
     await writeFile(join(dir, 'typo.json'), JSON.stringify({ backupCorn: '0 2 * * *' }));
     await writeFile(join(dir, 'bad.json'), '{"backupCron": ');
     expect(problem(() => resolve({ config: join(dir, 'typo.json') }))).toBe(
-      `the schedule config ${join(dir, 'typo.json')} has unknown key(s) backupCorn: known keys are backupCron, timezone, drill, rotate, jobsCron, catchUp, statusFile, promFile, pingUrl, webhookUrl, maxBackupAge, grace, signalTimeout, signalRetries`,
+      `the schedule config ${join(dir, 'typo.json')} has unknown key(s) backupCorn: known keys are backupCron, timezone, drill, rotate, jobsCron, catchUp, statusFile, promFile, pingUrl, pingUrlFile, webhookUrl, webhookUrlFile, maxBackupAge, grace, killGrace, signalTimeout, signalRetries, jobs, jobsDir, drillCron`,
     );
     expect(problem(() => resolve({ config: join(dir, 'bad.json') }))).toMatch(/^the schedule config .*bad\.json is not valid JSON \(/);
     expect(problem(() => resolve({ config: join(dir, 'missing.json') }))).toBe(

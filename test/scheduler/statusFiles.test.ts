@@ -18,7 +18,8 @@ const base: SchedulerStatus = {
 
 const okRun: RunRecord = {
   id: 'r1',
-  kind: 'backup',
+  job: 'backup',
+  exitCode: 0,
   trigger: 'schedule',
   startedAt: '2026-11-25T02:00:00.000Z',
   finishedAt: '2026-11-25T02:00:09.000Z',
@@ -37,6 +38,7 @@ const mismatchRun: RunRecord = {
   startedAt: '2026-11-26T02:00:00.000Z',
   finishedAt: '2026-11-26T02:00:09.000Z',
   verdict: 'failed',
+  exitCode: 1,
   steps: [
     { step: 'backup', startedAt: '2026-11-26T02:00:00.000Z', seconds: 5, verdict: 'ok', backup: 'b2', createdAt: '2026-11-26T02:00:00.100Z', bytes: 200000 },
     { step: 'drill', startedAt: '2026-11-26T02:00:05.000Z', seconds: 4, verdict: 'failed', backup: 'b2', restoreSeconds: 3.5, mismatches: 2, error: 'restore drill of b2 failed: metrics: row count 10 ≠ 11' },
@@ -52,7 +54,7 @@ describe('status file and Prometheus textfile', () => {
     expect(two.lastSuccess).toEqual(one.lastSuccess);
     expect(two.lastVerified).toEqual(one.lastVerified); // b2 was not verified
     expect(two.lastBackup).toMatchObject({ backup: 'b2', bytes: 200000 });
-    expect(two.lastError).toEqual({ at: '2026-11-26T02:00:09.000Z', step: 'drill', message: 'restore drill of b2 failed: metrics: row count 10 ≠ 11' });
+    expect(two.lastError).toEqual({ at: '2026-11-26T02:00:09.000Z', step: 'drill', job: 'backup', message: 'restore drill of b2 failed: metrics: row count 10 ≠ 11' });
     expect(two.counters).toEqual({ runs: 2, failures: { backup: 0, drill: 1, rotate: 0, jobs: 0 }, fingerprintMismatches: 1 });
     expect(renderPrometheus(two)).toMatchInlineSnapshot(`
       "# HELP aetherlens_backup_last_attempt_timestamp_seconds Unix time the last backup run started.

@@ -1,8 +1,7 @@
 import { lockHolder } from '../fileLock.js';
 import { schedulerLockPath } from './scheduler.js';
 import { defaultStatusFile } from './settings.js';
-import { readStatusFile, type SchedulerStatus } from './status.js';
-import type { VerifiedBackup } from './steps.js';
+import { readStatusFile, type SchedulerStatus, type VerifiedBackup } from './status.js';
 
 /** Default staleness when nothing says otherwise: 1.5 × the default nightly interval. */
 export const DEFAULT_MAX_AGE_SECONDS = 36 * 3600;

@@ -2,10 +2,12 @@ import type { Logger } from '../logger.js';
 
 /** What a failure webhook receives: JSON, with `text` so Slack/Mattermost hooks show it as is. */
 export interface FailurePayload {
-  event: 'aetherlens.backup.failed' | 'aetherlens.jobs.failed';
+  event: 'aetherlens.backup.failed' | 'aetherlens.jobs.failed' | 'aetherlens.job.failed';
   text: string;
   target: string;
   host: string;
+  /** The job script that failed. */
+  job: string;
   run: string;
   trigger: string;
   step: string;

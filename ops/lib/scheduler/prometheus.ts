@@ -1,6 +1,6 @@
 import { writeFileAtomic } from '../atomicFile.js';
 import { redact } from '../secrets.js';
-import type { SchedulerStatus, StepName } from './status.js';
+import type { JobStatus, SchedulerStatus, StepName } from './status.js';
 
 interface Metric {
   name: string;
@@ -15,6 +15,22 @@ function labelValue(value: string): string {
 }
 
 const seconds = (iso: string | undefined): number | undefined => (iso ? Date.parse(iso) / 1000 : undefined);
+
+/** Per job script: last run, success, duration, and counters of runs, failures, skipped ticks and timeouts. */
+function jobMetrics(status: SchedulerStatus): Metric[] {
+  const jobs = Object.entries(status.jobs ?? {});
+  const per = (value: (j: JobStatus) => number | undefined) => jobs.map(([job, j]) => ({ labels: { job }, value: value(j) }));
+  return [
+    { name: 'aetherlens_job_last_run_timestamp_seconds', help: 'Unix time the job last started.', type: 'gauge', samples: per((j) => seconds(j.lastRun?.at)) },
+    { name: 'aetherlens_job_last_run_success', help: '1 if the job\'s last run succeeded, else 0.', type: 'gauge', samples: per((j) => (j.lastRun ? Number(j.lastRun.verdict === 'ok') : undefined)) },
+    { name: 'aetherlens_job_last_duration_seconds', help: 'How long the job\'s last run took, in seconds.', type: 'gauge', samples: per((j) => j.lastRun?.seconds) },
+    { name: 'aetherlens_job_last_success_timestamp_seconds', help: 'Unix time the job last finished successfully.', type: 'gauge', samples: per((j) => seconds(j.lastSuccessAt)) },
+    { name: 'aetherlens_job_runs_total', help: 'Runs of the job since the status file was created.', type: 'counter', samples: per((j) => j.runs) },
+    { name: 'aetherlens_job_failures_total', help: 'Failed runs of the job (timeouts included).', type: 'counter', samples: per((j) => j.failures) },
+    { name: 'aetherlens_job_timeouts_total', help: 'Runs of the job killed at their timeout.', type: 'counter', samples: per((j) => j.timeouts) },
+    { name: 'aetherlens_job_skipped_total', help: 'Ticks skipped because the job was still running.', type: 'counter', samples: per((j) => j.skipped) },
+  ];
+}
 
 /**
  * The node_exporter textfile for a status: times as Unix seconds, sizes in bytes, durations in
@@ -35,6 +51,7 @@ export function renderPrometheus(status: SchedulerStatus): string {
     { name: 'aetherlens_drill_last_success', help: '1 if the last restore drill passed, else 0.', type: 'gauge', samples: [{ value: status.lastDrill ? Number(status.lastDrill.ok) : undefined }] },
     { name: 'aetherlens_backup_failures_total', help: 'Failed steps since the scheduler was first started with this status file.', type: 'counter', samples: steps.map((step) => ({ labels: { step }, value: status.counters.failures[step] })) },
     { name: 'aetherlens_drill_fingerprint_mismatches_total', help: 'Restore drills whose data fingerprint did not match the backup manifest.', type: 'counter', samples: [{ value: status.counters.fingerprintMismatches }] },
+    ...jobMetrics(status),
     { name: 'aetherlens_backup_max_age_seconds', help: 'Age above which the last verified backup counts as stale.', type: 'gauge', samples: [{ value: status.schedule.maxBackupAgeSeconds }] },
   ];
   const lines: string[] = [];
