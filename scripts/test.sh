@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: installs what the suites need if it is missing, then type checks, lint and every suite.
-#   - PostgreSQL 15 + TimescaleDB 2.22.1 community edition, natively (scripts/install-timescaledb.sh);
+#   - PostgreSQL 15 + TimescaleDB 2.22.1 community edition (the default version) with 2.28.3 beside
+#     it for the upgrade and version-aware restore suites, natively (scripts/install-timescaledb.sh);
 #   - a Docker engine (scripts/start-docker.sh) and the test image standing in for
 #     timescale/timescaledb:2.22.1-pg15 (scripts/build-test-image.sh, cached by its recipe's hash).
 # In CI (CI=true) every prerequisite must be there: a missing one fails the run. Elsewhere, a
@@ -12,6 +13,9 @@ cd "$(dirname "$0")/.."
 vendor=${AETHERLENS_VENDOR_DIR:-$(cd .. && pwd)/shared/vendor}
 if [ -z "${TIMESCALEDB_SOURCE:-}" ] && [ -f "$vendor/timescaledb-2.22.1.tar.gz" ]; then
   export TIMESCALEDB_SOURCE="$vendor/timescaledb-2.22.1.tar.gz"
+fi
+if [ -z "${TIMESCALEDB_SOURCE_DIR:-}" ] && [ -f "$vendor/timescaledb-2.28.3.tar.gz" ]; then
+  export TIMESCALEDB_SOURCE_DIR="$vendor"
 fi
 bash scripts/install-timescaledb.sh
 
