@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { formatSeconds, upgrade, type UpgradeReport } from '../lib/index.js';
+import { formatSeconds, OpsError, upgrade, type UpgradeReport } from '../lib/index.js';
 import { formatCheck } from './verify.js';
 import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions, withInterrupt } from './context.js';
 
@@ -41,6 +41,10 @@ export const upgradeCommand = withTargetOptions(new Command('upgrade'))
         logger: loggerFor(options),
       });
       output(options, report, formatUpgrade);
-      if (!report.ok) process.exitCode = 1;
+      if (!report.ok && report.backup) {
+        // One closing line on stderr too: the post-deploy step (and so `pulumi up`) shows only that.
+        const why = [...report.jobs.problems, ...report.inventoryMissing.map((m) => `${m} missing`), ...report.backup.drillAfter.differences][0];
+        throw new OpsError('EXTENSION', `upgrade to TimescaleDB ${report.after} done, but a check failed (${why}); backup ${report.backup.id} is proven at ${report.before}: see the rollback steps above`);
+      }
     });
   });
