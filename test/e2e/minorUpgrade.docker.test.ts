@@ -10,7 +10,7 @@ import { parseDatabaseUrl } from '../../ops/lib/connection.js';
 import { compareAcrossUpdate, findBackup, pgSqlClient, takeFingerprint, type Fingerprint } from '../../ops/lib/index.js';
 import { withClient } from '../../ops/lib/pg.js';
 import { runCli } from '../support/cli.js';
-import { describeDocker, removeAll, requireTestImage, requireTestImageWith, uniqueName } from '../support/docker.js';
+import { describeDocker, docker, removeAll, requireTestImage, requireTestImageWith, uniqueName } from '../support/docker.js';
 import { freePort } from '../support/nativeCluster.js';
 import { createContainer, createVolumeAndNetwork, declare, deleteContainer, runCommand, type DeclaredStack } from '../support/stackOnEngine.js';
 
@@ -104,5 +104,17 @@ describeDocker('pulumi up with a new minor image: 2.22.1-pg15 → 2.28.3-pg15 on
     const r = await runCli(['upgrade', '--container', name], { AETHERLENS_BACKUP_DIR: backupDir });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe('TimescaleDB 2.28.3 in every database that has it (aetherlens, template1): nothing to do');
+  });
+
+  it('a stopped container cannot be backed up: the pre-upgrade step fails pulumi up in one line, before anything is replaced', async () => {
+    const next = await declare({ ...raw, image: OLD });
+    const container = docker.getContainer(name);
+    await container.stop();
+    try {
+      const pre = await runCommand(next, {}, 'preUpgrade');
+      expect(pre).toEqual({ exitCode: 1, stdout: '', stderr: `pre-upgrade: container ${name} exists but is not running, so no backup can be taken before it is replaced: start it (docker start ${name}) and run pulumi up again` });
+    } finally {
+      await container.start();
+    }
   });
 });
