@@ -38,5 +38,6 @@ export const containerName = stack.containerName;
 export const volumeName = stack.volumeName;
 export const imageRepoDigest = stack.imageRepoDigest;
 export const migrationHead = stack.migrationHead;
+export const preUpgrade = stack.preUpgrade;
 export const migrationChecksum = stack.migrationChecksum;
 export const backupDir = stack.backupDir;

@@ -29,6 +29,12 @@ export interface PostDeployArgs {
   migrationChecksum: string;
   /** Load the sample data after migrating. */
   sampleData: boolean;
+  /** The image the container runs: a new one re-runs the step, whose `upgrade` moves TimescaleDB to it. */
+  image: string;
+  /** The container `upgrade` runs in (the tools there match the server; the pre-upgrade backup was taken there). */
+  containerName: string;
+  /** Where the pre-upgrade backup is (AETHERLENS_BACKUP_DIR); the CLI's default when undefined. */
+  backupDir: string | undefined;
   /** Repository root, where bin/aetherlens-db.js and infra/post-deploy.sh live. */
   repoRoot: string;
   /** Resources that must be ready first: the healthy container. */
@@ -68,11 +74,15 @@ export class PostDeploy extends pulumi.ComponentResource {
         create: postDeployCommand(args.sampleData),
         dir: args.repoRoot,
         // Secrets in the environment, never in argv (which `ps` shows to every user).
-        environment: { DATABASE_URL: pulumi.secret(args.databaseUrl) },
-        // The only trigger: a changed migration set replaces (re-runs) the step; an unchanged one
-        // leaves it alone. The other inputs only change when the target itself does (another port,
-        // host or password), where running the idempotent migrate again is what we want.
-        triggers: [args.migrationChecksum],
+        environment: {
+          DATABASE_URL: pulumi.secret(args.databaseUrl),
+          DB_CONTAINER: args.containerName,
+          ...(args.backupDir ? { AETHERLENS_BACKUP_DIR: args.backupDir } : {}),
+        },
+        // The triggers: a changed migration set or a new image replaces (re-runs) the step; an
+        // unchanged one leaves it alone. The other inputs only change when the target itself does
+        // (another port, host or password), where running the idempotent steps again is what we want.
+        triggers: [args.migrationChecksum, args.image],
         addPreviousOutputInEnv: false,
       },
       { parent: this, dependsOn: args.after },

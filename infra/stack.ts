@@ -8,6 +8,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { StackSettings } from './config.js';
 import { PostDeploy } from './postDeploy.js';
+import { PreUpgrade } from './preUpgrade.js';
 import { TimescaleDb, type InitScript } from './timescaledb.js';
 
 export interface StackInputs {
@@ -32,6 +33,8 @@ export interface StackOutputs {
   imageRepoDigest: pulumi.Output<string>;
   migrationHead: pulumi.Output<string>;
   migrationChecksum: pulumi.Output<string>;
+  /** What the pre-upgrade step did on this deploy. */
+  preUpgrade: pulumi.Output<string>;
   backupDir: string;
 }
 
@@ -50,6 +53,13 @@ export function declareStack({ settings, initScripts, migrationChecksum, repoRoo
       new random.RandomPassword('db-password', { length: 32, special: false, minLower: 1, minUpper: 1, minNumeric: 1 }).result,
     );
 
+  const preUpgrade = new PreUpgrade('pre-upgrade', {
+    image: settings.image,
+    containerName: settings.containerName,
+    backupDir: settings.backupDir,
+    repoRoot,
+  });
+
   const db = new TimescaleDb('timescaledb', {
     image: settings.image,
     containerName: settings.containerName,
@@ -67,6 +77,7 @@ export function declareStack({ settings, initScripts, migrationChecksum, repoRoo
     backupDir: settings.backupDir,
     protectData: settings.protectData,
     labels: { 'aetherlens.stack': `${pulumi.getProject()}/${pulumi.getStack()}` },
+    containerAfter: [preUpgrade],
   });
 
   const url = connectionString(settings.dbUser, password, settings.connectHost, settings.hostPort, settings.dbName);
@@ -74,6 +85,9 @@ export function declareStack({ settings, initScripts, migrationChecksum, repoRoo
     databaseUrl: url,
     migrationChecksum,
     sampleData: settings.sampleData,
+    image: settings.image,
+    containerName: settings.containerName,
+    backupDir: settings.backupDir,
     repoRoot,
     after: [db.container],
   });
@@ -88,6 +102,7 @@ export function declareStack({ settings, initScripts, migrationChecksum, repoRoo
     volumeName: db.volumeName,
     imageRepoDigest: db.imageRepoDigest,
     migrationHead: postDeploy.migrationHead,
+    preUpgrade: preUpgrade.summary,
     migrationChecksum: postDeploy.migrationChecksum,
     backupDir: settings.backupDir ?? '',
   };

@@ -51,6 +51,8 @@ export interface TimescaleDbArgs {
   /** Keep the data volume on delete and refuse to destroy it (default true). */
   protectData?: boolean;
   labels?: Readonly<Record<string, string>>;
+  /** Steps that must finish before the container is created or replaced: the pre-upgrade backup. */
+  containerAfter?: pulumi.Input<pulumi.Resource>[];
 }
 
 /** The server's settings: the tuned ones from tuning.ts, then the operator's extras over them. */
@@ -153,8 +155,9 @@ export class TimescaleDb extends pulumi.ComponentResource {
         labels: labelList,
       },
       // Same name and host port: the old container must be gone (stopped cleanly, see
-      // destroyGraceSeconds) before its replacement is created.
-      { parent: this, deleteBeforeReplace: true },
+      // destroyGraceSeconds) before its replacement is created. containerAfter: the old one is
+      // backed up (and the backup drilled) before that happens.
+      { parent: this, deleteBeforeReplace: true, ...(args.containerAfter ? { dependsOn: args.containerAfter } : {}) },
     );
 
     this.containerId = this.container.id;

@@ -15,6 +15,7 @@ import { backupsCommand } from './commands/backups.js';
 import { rotateCommand } from './commands/rotate.js';
 import { verifyCommand } from './commands/verify.js';
 import { restoreCommand } from './commands/restore.js';
+import { upgradeCommand } from './commands/upgrade.js';
 
 const program = new Command('aetherlens-db')
   .description('migrate, seed, back up, restore and drill the AetherLens TimescaleDB database')
@@ -39,6 +40,7 @@ const commands = [
   rotateCommand,
   verifyCommand,
   restoreCommand,
+  upgradeCommand,
 ];
 for (const command of commands) {
   program.addCommand(command);

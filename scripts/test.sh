@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `npm test`: installs what the suites need if it is missing, then type checks, lint and every suite.
-#   - PostgreSQL 15 + TimescaleDB 2.22.1 community edition, natively (scripts/install-timescaledb.sh);
-#   - a Docker engine (scripts/start-docker.sh) and the test image standing in for
-#     timescale/timescaledb:2.22.1-pg15 (scripts/build-test-image.sh, cached by its recipe's hash).
+#   - PostgreSQL 15 + TimescaleDB 2.22.1 community edition (the default version) with 2.28.3 beside
+#     it for the upgrade and version-aware restore suites, natively (scripts/install-timescaledb.sh);
+#   - a Docker engine (scripts/start-docker.sh) and the test images standing in for
+#     timescale/timescaledb:2.22.1-pg15 and 2.28.3-pg15 (with 2.22.1 in it too), built by
+#     scripts/build-test-image.sh and cached by their recipe's hash.
 # In CI (CI=true) every prerequisite must be there: a missing one fails the run. Elsewhere, a
 # missing Docker engine skips the Docker suites, and the closing line says why.
 set -euo pipefail
@@ -12,6 +14,9 @@ cd "$(dirname "$0")/.."
 vendor=${AETHERLENS_VENDOR_DIR:-$(cd .. && pwd)/shared/vendor}
 if [ -z "${TIMESCALEDB_SOURCE:-}" ] && [ -f "$vendor/timescaledb-2.22.1.tar.gz" ]; then
   export TIMESCALEDB_SOURCE="$vendor/timescaledb-2.22.1.tar.gz"
+fi
+if [ -z "${TIMESCALEDB_SOURCE_DIR:-}" ] && [ -f "$vendor/timescaledb-2.28.3.tar.gz" ]; then
+  export TIMESCALEDB_SOURCE_DIR="$vendor"
 fi
 bash scripts/install-timescaledb.sh
 
@@ -25,6 +30,11 @@ if ! docker_log=$(bash scripts/start-docker.sh 2>&1); then
   reason="no Docker engine: $(printf '%s\n' "$docker_log" | tail -n 1)"
 elif ! image=$(bash scripts/build-test-image.sh 15 2.22.1 2>"$image_log"); then
   reason="the test image did not build: $(tail -n 1 "$image_log")"
+# The minor-upgrade suite's image: 2.28.3-pg15, which also carries 2.22.1 as upstream's does.
+elif ! upgrade_image=$(bash scripts/build-test-image.sh 15 2.22.1 2.28.3 2>>"$image_log"); then
+  reason="the 2.28.3-pg15 test image did not build: $(tail -n 1 "$image_log")"
+else
+  export DB_OPS_TEST_IMAGE_PG15_2_28_3="${upgrade_image##*$'\n'}"
 fi
 echo "$docker_log"; cat "$image_log"; rm -f "$image_log"
 if [ -z "$reason" ]; then

@@ -14,7 +14,7 @@ import {
 import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions, withInterrupt } from './context.js';
 import { formatCheck } from './verify.js';
 
-type RestoreFlags = GlobalOptions & { into?: string; yes?: boolean; force?: boolean; latestUnverified?: boolean; before?: string };
+type RestoreFlags = GlobalOptions & { into?: string; yes?: boolean; force?: boolean; latestUnverified?: boolean; before?: string; updateTo?: string };
 
 /** What the person confirms: the backup against what is live now, after every check passed. */
 export function formatSummary(s: RestoreSummary): string {
@@ -41,6 +41,10 @@ export function formatRestore(r: RestoreReport): string {
     lines.push(`to drop the previous data once you trust the restored one:`, ...r.swap.drop.map((s) => `  ${s}`));
   }
   if (r.cleaned.length > 0) lines.push(`removed leftovers of interrupted runs: ${r.cleaned.join(', ')}`);
+  const ts = r.timescaledb;
+  if (ts.restoredAt !== null && ts.updatedTo !== null && ts.updatedTo !== ts.restoredAt) {
+    lines.push(`TimescaleDB: restored at ${ts.restoredAt} (the dump's version), then updated to ${ts.updatedTo} and checked again`);
+  }
   return lines.join('\n');
 }
 
@@ -67,6 +71,7 @@ export const restoreCommand = withTargetOptions(new Command('restore'))
   .option('--force', 'end sessions connected to the live database (they are listed first)')
   .option('--latest-unverified', 'allow the newest backup that has not passed a drill yet')
   .option('--before <time>', 'the newest backup taken before this time, e.g. "2026-11-20 10:00" (local time)')
+  .option('--update-to <version>', "after the checks, update TimescaleDB to this version (default: the server's default version)")
   .option('--dir <dir>', 'backup directory (or AETHERLENS_BACKUP_DIR; default .aetherlens/backups)')
   .option('--json', 'print the result as JSON')
   .action(async (backupRef: string | undefined, options: RestoreFlags) => {
@@ -87,6 +92,7 @@ export const restoreCommand = withTargetOptions(new Command('restore'))
         ...(options.force ? { force: true } : {}),
         confirm: options.yes ? async (summary) => (logger.info(formatSummary(summary)), true) : askOnTerminal,
         ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
+        ...(options.updateTo ? { updateTo: options.updateTo } : {}),
         signal,
         logger,
       });

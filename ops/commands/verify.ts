@@ -21,6 +21,12 @@ export function formatDrill(r: DrillReport): string {
   lines.push(`RPO: the backup is ${formatAge(rpo.backupAgeSeconds)} old${rpo.dataAgeAtBackupSeconds !== null ? `; its newest data was ${formatAge(rpo.dataAgeAtBackupSeconds)} old when it was taken` : ''}`);
   if (r.cleaned.length > 0) lines.push(`removed leftovers of interrupted runs: ${r.cleaned.join(', ')}`);
   lines.push(`verdict recorded in ${r.backup.path}/manifest.json${r.scratch ? `; scratch copy ${r.scratch} removed` : ''}`);
+  const ts = r.timescaledb;
+  if (ts.restoredAt !== null && ts.updatedTo !== null) {
+    lines.push(ts.updatedTo === ts.restoredAt
+      ? `TimescaleDB ${ts.restoredAt}: the dump's version, kept (this server's default is not newer)`
+      : `TimescaleDB: restored at ${ts.restoredAt} (the dump's version), then updated to ${ts.updatedTo} and checked again`);
+  }
   return lines.join('\n');
 }
 
@@ -29,8 +35,9 @@ export const verifyCommand = withTargetOptions(new Command('verify'))
   .argument('[backup]', 'backup id or folder (aetherlens-db backups lists them)')
   .option('--latest', 'the newest backup (the default when no backup is named)')
   .option('--dir <dir>', 'backup directory (or AETHERLENS_BACKUP_DIR; default .aetherlens/backups)')
+  .option('--update-to <version>', "after the checks, update the copy's TimescaleDB to this version (default: the server's default version)")
   .option('--json', 'print the full report as JSON')
-  .action(async (backupRef: string | undefined, options: GlobalOptions & { latest?: boolean }) => {
+  .action(async (backupRef: string | undefined, options: GlobalOptions & { latest?: boolean; updateTo?: string }) => {
     if (backupRef && options.latest) throw new OpsError('USAGE', 'name a backup or pass --latest, not both');
     const settings = settingsFrom(options);
     // Ctrl-C or a service stop: the restore is stopped and the scratch copy dropped.
@@ -40,6 +47,7 @@ export const verifyCommand = withTargetOptions(new Command('verify'))
         backupDir: settings.backupDir,
         ...(backupRef ? { backup: backupRef } : {}),
         ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
+        ...(options.updateTo ? { updateTo: options.updateTo } : {}),
         signal,
         logger: loggerFor(options),
       });

@@ -14,6 +14,7 @@ export { adopt } from './migrations/adopt.js';
 export { loadMigrations, loadInitScripts, migrationSetChecksum, DEFAULT_MIGRATIONS_DIR } from './migrations/files.js';
 export { inventory, type Inventory } from './inventory.js';
 export { inspectTimescale, PRODUCTION_IMAGE } from './timescale.js';
+export { compareVersions, readExtensionVersions, updateExtension, updateTarget, type ExtensionUpdate, type ExtensionVersions } from './extensionUpdate.js';
 export { serveEmbedded, embeddedStatus, stopEmbedded, DEFAULT_SERVE_PORT } from './embedded/serve.js';
 export { runDueJobs, type JobRun } from './embedded/jobs.js';
 export { openEmbeddedEngine, prepareClusterTemplate } from './embedded/engine.js';
@@ -33,3 +34,5 @@ export { seed, SEED_LIMITS, type SeedOptions, type SeedSummary } from './seed/in
 export { quickstart, type QuickstartReport } from './quickstart.js';
 export { sampleQueries, compressionSummary, type TimedQuery, type CompressionSummary } from './report.js';
 export * from './restore/index.js';
+export { upgrade, rollbackSteps, type UpgradeOptions, type UpgradeReport } from './upgrade/upgrade.js';
+export { drilledBackupAt } from './upgrade/prerequisite.js';

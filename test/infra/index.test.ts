@@ -25,12 +25,12 @@ describe('infra/index.ts', () => {
     await settle();
 
     expect(Object.keys(program).sort()).toEqual(
-      ['backupDir', 'connectionString', 'containerName', 'database', 'host', 'imageRepoDigest', 'migrationChecksum', 'migrationHead', 'port', 'user', 'volumeName'].sort(),
+      ['backupDir', 'connectionString', 'containerName', 'database', 'host', 'imageRepoDigest', 'migrationChecksum', 'migrationHead', 'port', 'preUpgrade', 'user', 'volumeName'].sort(),
     );
     expect(program).toMatchObject({ host: '127.0.0.1', port: 5432, database: 'aetherlens', user: 'aetherlens' });
     expect(await pulumi.isSecret(program.connectionString)).toBe(true);
     expect(await valueOf(program.migrationHead)).toBe('3');
-    expect(recorder.one('command:local:Command').inputs.dir).toMatch(/\/$/);
+    expect(recorder.named('command:local:Command', 'post-deploy-migrate').inputs.dir).toMatch(/\/$/);
     expect(recorder.ofType(':Container')).toHaveLength(1);
   });
 

@@ -150,7 +150,7 @@ describe('the default stack (512 MB, 1 CPU, password given as a secret)', () => 
   });
 
   it('runs the post-deploy step after the container, with the secrets in its environment', () => {
-    const step = recorder.one('command:local:Command');
+    const step = recorder.named('command:local:Command', 'post-deploy-migrate');
     const containerUrn = recorder.one(':Container').urn;
     expect(containerUrn).toMatch(/docker:index\/container:Container::timescaledb-container$/);
     expect(step.dependencies).toContain(containerUrn);
@@ -159,13 +159,23 @@ describe('the default stack (512 MB, 1 CPU, password given as a secret)', () => 
     expect(isRpcSecret(env) || isRpcSecret(env.DATABASE_URL)).toBe(true);
     expect(plain(env)).toEqual({
       DATABASE_URL: `postgres://aetherlens:${encodeURIComponent(PASSWORD)}@127.0.0.1:5432/aetherlens`,
+      DB_CONTAINER: 'aetherlens-timescaledb',
     });
   });
 
-  it('carries the migration-set checksum as its only trigger', async () => {
+  it('carries the migration-set checksum and the image as its triggers (a new image runs upgrade)', async () => {
     const checksum = await migrationSetChecksum(migrationsDir);
-    expect(plain(recorder.one('command:local:Command').inputs.triggers)).toEqual([checksum]);
+    expect(plain(recorder.named('command:local:Command', 'post-deploy-migrate').inputs.triggers)).toEqual([checksum, 'timescale/timescaledb:2.22.1-pg15']);
     expect(await valueOf(outputs.migrationChecksum)).toBe(checksum);
+  });
+
+  it('takes the pre-upgrade backup before the container is created or replaced, triggered by the image only', () => {
+    const step = recorder.named('command:local:Command', 'pre-upgrade-backup');
+    expect(step.inputs).toMatchObject({ create: 'sh infra/pre-upgrade.sh', dir: REPO_ROOT, addPreviousOutputInEnv: false });
+    expect(plain(step.inputs.triggers)).toEqual(['timescale/timescaledb:2.22.1-pg15']);
+    expect(plain(step.inputs.environment)).toEqual({ DB_CONTAINER: 'aetherlens-timescaledb' });
+    // Pulumi expands a dependency on the component to the command inside it.
+    expect(recorder.one(':Container').dependencies).toContain(step.urn);
   });
 
   it('exports the connection details, with the connection string secret', async () => {
@@ -230,14 +240,14 @@ describe('a 2 GB, 2 CPU stack with extras', () => {
     expect(flags).not.toContain('random_page_cost=1.1');
     expect(container.ports).toEqual([{ internal: 5432, external: 15432, ip: '127.0.0.1', protocol: 'tcp' }]);
     expect(container.volumes).toContainEqual({ hostPath: '/srv/backups', containerPath: '/backups' });
-    expect(recorder.one('command:local:Command').inputs.create).toBe('sh infra/post-deploy.sh');
+    expect(recorder.named('command:local:Command', 'post-deploy-migrate').inputs.create).toBe('sh infra/post-deploy.sh');
   });
 });
 
 describe('the post-deploy trigger', () => {
   async function trigger(dir: string): Promise<unknown> {
     await declare({ dbPassword: PASSWORD }, dir);
-    return plain(recorder.one('command:local:Command').inputs.triggers);
+    return plain(recorder.named('command:local:Command', 'post-deploy-migrate').inputs.triggers);
   }
 
   it('stays the same when nothing changed and changes with any migration file', async () => {

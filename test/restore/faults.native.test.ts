@@ -2,11 +2,10 @@ import { cp, mkdtemp, open, readFile, rm, truncate, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { compareFingerprints, type Fingerprint, type Manifest } from '../../ops/lib/index.js';
+import { compareFingerprints, readExtensionVersions, type Fingerprint, type Manifest } from '../../ops/lib/index.js';
 import { withClient } from '../../ops/lib/pg.js';
 import { runCli } from '../support/cli.js';
 import { nativeUnavailableReason, PG_BIN, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
-import { serverTimescale } from '../support/timescale.js';
 import { databases, fingerprintOf, seededServerDatabase, startCli, waitFor } from './support.js';
 
 const unavailable = nativeUnavailableReason();
@@ -117,8 +116,9 @@ describe.skipIf(unavailable)('restore faults on a native server', () => {
 
   test('the wrong TimescaleDB version: refused with the version to run and how to upgrade, compared with what the server offers', async () => {
     const id = await copyOfGood('tsdb-2.18.0', async (_folder, m) => ({ ...m, versions: { ...m.versions, timescaledb: '2.18.0' } }));
-    const { version } = await serverTimescale(cluster.info);
-    const message = `error: backup ${id} was taken with TimescaleDB 2.18.0, but the server at postgres://postgres:***@127.0.0.1:${cluster.port}/postgres offers TimescaleDB ${version}: restore it on a server that has TimescaleDB 2.18.0 (e.g. the timescale/timescaledb:2.18.0-pg15 image or the timescaledb-2-postgresql-15=2.18.0* package), then upgrade there with ALTER EXTENSION timescaledb UPDATE as the first command of a new psql -X session; nothing was changed`;
+    // Every version installed side by side (scripts/install-timescaledb.sh: 2.22.1 and 2.28.3).
+    const offered = (await readExtensionVersions(cluster.info, 'postgres')).available.join(', ');
+    const message = `error: backup ${id} was taken with TimescaleDB 2.18.0, but the server at postgres://postgres:***@127.0.0.1:${cluster.port}/postgres offers TimescaleDB ${offered}: restore it on a server that has TimescaleDB 2.18.0 (e.g. the timescale/timescaledb:2.18.0-pg15 image or the timescaledb-2-postgresql-15=2.18.0* package), then upgrade there with ALTER EXTENSION timescaledb UPDATE as the first command of a new psql -X session; nothing was changed`;
     const restore = await cli(['restore', id, '--yes']);
     expect(restore).toMatchObject({ exitCode: 1, stderr: message });
     const verify = await cli(['verify', id]);

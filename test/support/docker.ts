@@ -40,6 +40,21 @@ export function testImage(): { image?: string; reason?: string } {
   }
 }
 
+/**
+ * The stand-in for timescale/timescaledb:<newest>-pg<pg> carrying every version in `versions`
+ * (the upgrade suites: 2.28.3-pg15 also has 2.22.1). scripts/test.sh builds it and names it in
+ * DB_OPS_TEST_IMAGE_PG<pg>_<newest, dots as underscores>; a suite run on its own builds it (about
+ * 10-20 minutes once, then cached by its recipe's hash). Throws when it cannot: only call it
+ * inside a describeDocker suite, so a missing image fails the suite, never skips it.
+ */
+export function requireTestImageWith(pgMajor: string, versions: readonly string[]): string {
+  const variable = `DB_OPS_TEST_IMAGE_PG${pgMajor}_${versions.at(-1)!.replaceAll('.', '_')}`;
+  const fromEnv = process.env[variable];
+  if (fromEnv) return fromEnv;
+  const out = execFileSync('bash', ['scripts/build-test-image.sh', pgMajor, ...versions], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 2_400_000 });
+  return out.trim().split('\n').at(-1)!;
+}
+
 /** The image's reference; only call it inside a describeDocker suite. */
 export function requireTestImage(): string {
   const { image, reason } = testImage();

@@ -52,6 +52,17 @@ export function describeNative(name: string, body: () => void): void {
   }
 }
 
+/**
+ * Why the suites that need these TimescaleDB versions installed side by side cannot run here. In
+ * CI (CI=true) a missing one is a failure, never a quiet skip: scripts/test.sh installs them.
+ */
+export function nativeVersionsUnavailable(versions: string[]): string | undefined {
+  const missing = versions.filter((v) => !existsSync(`/usr/lib/postgresql/15/lib/timescaledb-${v}.so`));
+  const reason = nativeUnavailableReason() ?? (missing.length ? `TimescaleDB ${missing.join(', ')} not installed for PostgreSQL 15 (run scripts/install-timescaledb.sh)` : undefined);
+  if (reason && process.env.CI === 'true') throw new Error(`CI needs the native servers: ${reason}`);
+  return reason;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

@@ -35,6 +35,8 @@ export interface DeclaredStack {
   network: Record<string, unknown>;
   container: Record<string, unknown>;
   command: Record<string, unknown>;
+  /** The pre-upgrade Command (runs before the container is created or replaced). */
+  preUpgrade: Record<string, unknown>;
   /** The stack's outputs that do not depend on the engine. */
   connectionString: string;
   settings: ReturnType<typeof parseSettings>;
@@ -61,7 +63,8 @@ export async function declare(raw: Record<string, string>): Promise<DeclaredStac
     volume: inputsOf(recorder.one(':Volume')),
     network: inputsOf(recorder.one(':Network')),
     container: inputsOf(recorder.one(':Container')),
-    command: inputsOf(recorder.one('command:local:Command')),
+    command: inputsOf(recorder.named('command:local:Command', 'post-deploy-migrate')),
+    preUpgrade: inputsOf(recorder.named('command:local:Command', 'pre-upgrade-backup')),
     connectionString,
     settings,
   };
@@ -164,9 +167,12 @@ export interface CommandRun {
   stderr: string;
 }
 
-/** The post-deploy Command as @pulumi/command runs it: `/bin/sh -c create` in `dir`, env merged. */
-export function runCommand(stack: DeclaredStack, extraEnv: Record<string, string> = {}): Promise<CommandRun> {
-  const cmd = stack.command;
+/**
+ * A local Command as @pulumi/command runs it: `/bin/sh -c create` in `dir`, env merged. The
+ * post-deploy step unless `which` says 'preUpgrade'.
+ */
+export function runCommand(stack: DeclaredStack, extraEnv: Record<string, string> = {}, which: 'command' | 'preUpgrade' = 'command'): Promise<CommandRun> {
+  const cmd = stack[which];
   return new Promise((resolve, reject) => {
     const child = spawn('/bin/sh', ['-c', String(cmd.create)], {
       cwd: String(cmd.dir),

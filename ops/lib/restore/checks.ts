@@ -1,13 +1,13 @@
 import { quoteIdent, quoteLiteral } from '../pg.js';
 import { compareFingerprints } from '../backup/compare.js';
 import { readDatabaseFacts } from '../backup/facts.js';
-import { takeFingerprint } from '../backup/fingerprint.js';
+import { takeFingerprint, type Fingerprint } from '../backup/fingerprint.js';
 import type { Manifest } from '../backup/manifest.js';
 import type { SqlClient } from '../targets/sqlClient.js';
 
 /** One thing a drill or restore checked, and what it found. */
 export interface CheckResult {
-  name: 'checksum' | 'restore' | 'fingerprint' | 'migrations' | 'jobs' | 'continuous aggregates' | 'restoring mode' | 'refresh';
+  name: 'checksum' | 'restore' | 'fingerprint' | 'migrations' | 'jobs' | 'continuous aggregates' | 'restoring mode' | 'refresh' | 'extension update';
   ok: boolean;
   /** One line: what was found, or what differs. */
   detail: string;
@@ -102,6 +102,28 @@ export async function checkRefresh(client: SqlClient, manifest: Manifest, mode: 
   if (problems.length > 0) return fail('refresh', problems);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   return pass('refresh', mode === 'full' ? `${names.length} refreshed completely in ${seconds} s` : `${names.length} refresh without error`);
+}
+
+/**
+ * What differs between a database before and after ALTER EXTENSION ... UPDATE, beyond what an
+ * update is meant to change: the extension's version, and TimescaleDB's own jobs (ids below 1000),
+ * which get the new version's schedules and configs from its update scripts (2.22.1 → 2.28.3: job
+ * history retention every 6 hours instead of monthly). Those jobs must still exist and stay
+ * scheduled or not.
+ */
+export function compareAcrossUpdate(before: Fingerprint, after: Fingerprint): string[] {
+  const jobs = Object.fromEntries(Object.entries(after.jobs).map(([id, job]) => {
+    const was = before.jobs[id];
+    return [id, was && Number(id) < 1000 && job.relation === null ? { ...job, schedule: was.schedule, config: was.config } : job];
+  }));
+  return compareFingerprints(before, { ...after, jobs, extensions: before.extensions });
+}
+
+/** After ALTER EXTENSION ... UPDATE: the data equals what the copy held just before it. */
+export async function checkUnchangedByUpdate(client: SqlClient, before: Fingerprint, to: string): Promise<CheckResult> {
+  const differences = compareAcrossUpdate(before, await takeFingerprint(client));
+  if (differences.length > 0) return fail('fingerprint', differences.map((d) => `after the update to ${to}: ${d}`));
+  return pass('fingerprint', `after the update to ${to}: every table and chunk as before it`);
 }
 
 export function restoringCheck(off: boolean): CheckResult {

@@ -8,7 +8,8 @@ import { findBackup } from '../backup/catalog.js';
 import { readCatalog } from '../backup/catalogLock.js';
 import { assertTrustedBackup } from '../backup/trust.js';
 import { recordVerification, type Manifest, type Verification } from '../backup/manifest.js';
-import { checkAggregatesExist, checkFingerprint, checkJobs, checkMigrations, checkRefresh, restoringCheck, type CheckResult } from './checks.js';
+import { checkAggregatesExist, checkFingerprint, checkJobs, checkMigrations, checkRefresh, checkUnchangedByUpdate, restoringCheck, type CheckResult } from './checks.js';
+import { takeFingerprint } from '../backup/fingerprint.js';
 import { assertRestorable } from './compat.js';
 import { isBackupFault, type RestoreMode, type RestorePhase } from './pgRestore.js';
 import { carryJobStates } from './jobStates.js';
@@ -44,6 +45,8 @@ export interface DrillReport {
   scratch: string | null;
   /** Leftovers of interrupted drills and restores that this run removed. */
   cleaned: string[];
+  /** The version the copy was restored at (the dump's) and the one it was updated to. */
+  timescaledb: ExtensionVersionsReport;
   verification: Verification;
 }
 
@@ -74,14 +77,22 @@ const throwIfAborted = (signal?: AbortSignal) => {
   if (signal?.aborted) throw new OpsError('ABORTED', 'interrupted');
 };
 
+/** The TimescaleDB versions of a restored copy: the dump's, and the one it was updated to. */
+export interface ExtensionVersionsReport {
+  restoredAt: string | null;
+  updatedTo: string | null;
+}
+
 /**
  * The checks a restored copy must pass before it counts, after it was given the source's job
  * states (carryJobStates): fingerprint, migration ledger, jobs and
  * continuous aggregates while TimescaleDB's restoring mode still holds background jobs off; then
  * post-restore, restoring mode off for new sessions, and a refresh of every continuous aggregate.
- * Returns the check results; the copy is left in post-restore state.
+ * Then, when the server's TimescaleDB (or `updateTo`) is newer than the dump's, ALTER EXTENSION
+ * UPDATE in a fresh session and the checks again: data as before the update, jobs, aggregates,
+ * refresh. Returns the check results; the copy is left in post-restore state, updated.
  */
-export async function checkCopy(copy: ScratchCopy, manifest: Manifest, refresh: 'full' | 'probe', signal?: AbortSignal): Promise<{ checks: CheckResult[]; finishSeconds: number }> {
+export async function checkCopy(copy: ScratchCopy, manifest: Manifest, refresh: 'full' | 'probe', signal?: AbortSignal, updateTo?: string): Promise<{ checks: CheckResult[]; finishSeconds: number; extension: ExtensionVersionsReport }> {
   const checks: CheckResult[] = [];
   const session = await copy.open();
   try {
@@ -99,12 +110,36 @@ export async function checkCopy(copy: ScratchCopy, manifest: Manifest, refresh: 
   const finishSeconds = (performance.now() - finishStarted) / 1000;
   checks.push(restoringCheck(await copy.restoringOff()));
   const after = await copy.open();
+  let before;
   try {
     checks.push(await checkRefresh(after.client, manifest, refresh));
+    before = await takeFingerprint(after.client);
   } finally {
     await after.close();
   }
-  return { checks, finishSeconds };
+  const restoredAt = manifest.versions.timescaledb;
+  // Only a copy that passed at the dump's version is worth updating: a failure there is the backup's.
+  if (restoredAt === null || checks.some((c) => !c.ok)) return { checks, finishSeconds, extension: { restoredAt, updatedTo: restoredAt } };
+  throwIfAborted(signal);
+  let update;
+  try {
+    update = await copy.updateExtension(updateTo);
+  } catch (error) {
+    checks.push({ name: 'extension update', ok: false, detail: (error as Error).message, differences: [`extension update: ${(error as Error).message}`] });
+    return { checks, finishSeconds, extension: { restoredAt, updatedTo: restoredAt } };
+  }
+  if (update.to === update.from) return { checks, finishSeconds, extension: { restoredAt, updatedTo: update.to } };
+  checks.push({ name: 'extension update', ok: true, detail: `TimescaleDB ${update.from} → ${update.to} in ${update.seconds.toFixed(1)} s (a fresh session, first statement)`, differences: [] });
+  const updated = await copy.open();
+  try {
+    checks.push(await checkUnchangedByUpdate(updated.client, before, update.to!));
+    for (const check of [await checkJobs(updated.client, manifest), await checkAggregatesExist(updated.client, manifest), await checkRefresh(updated.client, manifest, refresh)]) {
+      checks.push({ ...check, detail: `after the update: ${check.detail}`, differences: check.differences.map((d) => `after the update to ${update.to}: ${d}`) });
+    }
+  } finally {
+    await updated.close();
+  }
+  return { checks, finishSeconds, extension: { restoredAt, updatedTo: update.to } };
 }
 
 export interface DrillOptions {
@@ -120,6 +155,8 @@ export interface DrillOptions {
   now?: () => Date;
   /** Keep the manifest as it is (benchmarks). */
   record?: boolean;
+  /** Update the restored copy to this TimescaleDB version; default: the server's default version. */
+  updateTo?: string;
 }
 
 /**
@@ -154,6 +191,7 @@ async function drillLocked(options: DrillOptions, backupRef: string): Promise<Dr
   const checks: CheckResult[] = [];
   let rtoSeconds: number | null = null;
   let cleaned: string[] = [];
+  let extension: ExtensionVersionsReport = { restoredAt: manifest.versions.timescaledb, updatedTo: null };
   const onAbort = () => void copy?.discard();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -178,8 +216,9 @@ async function drillLocked(options: DrillOptions, backupRef: string): Promise<Dr
       if (copy) {
         throwIfAborted(options.signal);
         logger.info(`restored in ${copy.restoreSeconds.toFixed(1)} s; comparing with the backup`);
-        const checked = await checkCopy(copy, manifest, 'full', options.signal);
+        const checked = await checkCopy(copy, manifest, 'full', options.signal, options.updateTo);
         checks.push(...checked.checks);
+        extension = checked.extension;
         // RTO: the restore itself plus post-restore; the comparison is the drill's own cost.
         rtoSeconds = copy.restoreSeconds + checked.finishSeconds;
       }
@@ -204,6 +243,7 @@ async function drillLocked(options: DrillOptions, backupRef: string): Promise<Dr
     restoredOn: options.target.kind,
     checks: checks.map((c) => ({ name: c.name, ok: c.ok, detail: c.detail })),
     dataAgeAtBackupSeconds: rpo.dataAgeAtBackupSeconds,
+    timescaledb: extension,
   };
   if (options.record !== false) await recordVerification(entry.path, verification);
   return {
@@ -217,6 +257,7 @@ async function drillLocked(options: DrillOptions, backupRef: string): Promise<Dr
     rpo,
     scratch,
     cleaned,
+    timescaledb: extension,
     verification,
   };
 }

@@ -199,6 +199,8 @@ export async function embeddedSite(options: EmbeddedSiteOptions): Promise<Restor
             await live.db.exec(`SET search_path TO "$user", public`);
           },
           restoringOff: async () => !(await restoringSetForDatabase(live)),
+          // The engine carries one TimescaleDB version: there is nothing to update to.
+          updateExtension: async () => ({ database: scratch, from: manifest.versions.timescaledb, to: manifest.versions.timescaledb, seconds: 0 }),
           discard,
           swapInto: async ({ live: target, stamp, backupId, logger }): Promise<SwapResult> => {
             if (state !== 'copy') throw new OpsError('ABORTED', 'interrupted before the swap: the live database was not changed');

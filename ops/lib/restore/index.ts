@@ -12,7 +12,7 @@
  *   openRestoreSite(spec, { purpose, command }) → RestoreSite: per-target restore (server, docker,
  *     embedded) for callers that need the pieces (benchmarks, tests).
  */
-export { drill, checkCopy, checkChecksum, recoveryPoint, DEFAULT_RESTORE_MODE, type DrillOptions, type DrillReport, type RecoveryPoint } from './drill.js';
+export { drill, checkCopy, checkChecksum, recoveryPoint, DEFAULT_RESTORE_MODE, type DrillOptions, type DrillReport, type RecoveryPoint, type ExtensionVersionsReport } from './drill.js';
 export { restore, backupRowCounts, type RestoreOptions, type RestoreReport, type RestoreSummary, type RowComparison } from './restore.js';
 export { selectBackup, parseBefore, type Selection } from './select.js';
 export { openRestoreSite, dockerRestoreCommand } from './targetRestore.js';
@@ -21,5 +21,5 @@ export { restoreNames, restoreStamp, checkDatabaseName, libpqDbname, MAX_IDENTIF
 export { runPgRestore, splitDataEntries, restoreFailure, type RestoreMode, type RestorePhase, type RestoreProgram } from './pgRestore.js';
 export { cleanLeftoverDatabases, SCRATCH_MARKER } from './scratch.js';
 export { describeSession, swapInstructions } from './swap.js';
-export type { CheckResult } from './checks.js';
+export { compareAcrossUpdate, type CheckResult } from './checks.js';
 export type { RestoreSite, ScratchCopy, SiteFacts, SwapResult, LiveSession, CopySession } from './site.js';

@@ -10,7 +10,7 @@ import { assertTrustedBackup } from '../backup/trust.js';
 import type { Manifest } from '../backup/manifest.js';
 import type { CheckResult } from './checks.js';
 import { assertRestorable } from './compat.js';
-import { checkChecksum, checkCopy, DEFAULT_RESTORE_MODE } from './drill.js';
+import { checkChecksum, checkCopy, DEFAULT_RESTORE_MODE, type ExtensionVersionsReport } from './drill.js';
 import { checkDatabaseName } from './names.js';
 import type { RestoreMode, RestorePhase } from './pgRestore.js';
 import { selectBackup, type Selection } from './select.js';
@@ -49,6 +49,8 @@ export interface RestoreReport {
   phases: RestorePhase[];
   seconds: number;
   cleaned: string[];
+  /** The version the copy was restored at (the dump's) and the one it was updated to. */
+  timescaledb: ExtensionVersionsReport;
 }
 
 export interface RestoreOptions {
@@ -66,6 +68,8 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   logger?: Logger;
   now?: () => Date;
+  /** Update the restored copy to this TimescaleDB version; default: the server's default version. */
+  updateTo?: string;
 }
 
 /**
@@ -143,7 +147,7 @@ async function restoreLocked(options: RestoreOptions): Promise<RestoreReport> {
       logger, ...(options.signal ? { signal: options.signal } : {}),
     });
     logger.info(`restored in ${copy.restoreSeconds.toFixed(1)} s; checking it against the backup`);
-    const checked = await checkCopy(copy, manifest, 'probe', options.signal);
+    const checked = await checkCopy(copy, manifest, 'probe', options.signal, options.updateTo);
     const checks = [checksum, ...checked.checks];
     const failed = checks.filter((c) => !c.ok);
     if (failed.length > 0) {
@@ -178,6 +182,7 @@ async function restoreLocked(options: RestoreOptions): Promise<RestoreReport> {
       phases,
       seconds: (performance.now() - started) / 1000,
       cleaned,
+      timescaledb: checked.extension,
     };
   } catch (error) {
     if (options.signal?.aborted) throw new OpsError('ABORTED', 'restore interrupted: the restored copy was removed; the live database was not changed', { cause: error });

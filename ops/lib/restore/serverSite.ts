@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { connect, quoteIdent, quoteLiteral } from '../pg.js';
 import { run, type RunResult } from '../run.js';
 import { inspectTimescale } from '../timescale.js';
+import { updateExtension } from '../extensionUpdate.js';
 import { pgSqlClient } from '../targets/sqlClient.js';
 import { restoreNames } from './names.js';
 import { createRoleStatements, missingRoles, rolesInSql } from './roles.js';
@@ -49,7 +50,13 @@ async function prepareDatabase(connection: ConnectionInfo, database: string, ver
   try {
     if (version === null) return;
     // The dump's own CREATE EXTENSION IF NOT EXISTS then finds it there, at the dump's version.
-    await client.query(`CREATE EXTENSION IF NOT EXISTS timescaledb VERSION ${quoteLiteral(version)}`);
+    try {
+      await client.query(`CREATE EXTENSION IF NOT EXISTS timescaledb VERSION ${quoteLiteral(version)}`);
+    } catch (error) {
+      // The server lists the version (a downgrade script reaches it) but has not its library.
+      if (!/could not access file|could not load library/.test((error as Error).message)) throw error;
+      throw new OpsError('EXTENSION', `the backup was taken with TimescaleDB ${version}, whose library this server does not have (${(error as Error).message}): restore it on an image or server that has TimescaleDB ${version} installed (e.g. timescale/timescaledb:${version}-pg<major>), then update there; nothing was changed`, { cause: error });
+    }
     await client.query('SELECT timescaledb_pre_restore()');
   } finally {
     await client.end().catch(() => {});
@@ -160,6 +167,7 @@ export function serverSite(options: {
             await client.end().catch(() => {});
           }
         },
+        updateExtension: (to) => updateExtension(connection, scratch, to),
         discard: async () => void (await dropScratchQuietly(connection, scratch, logger)),
         swapInto: ({ live, previous, stamp, force, logger: log, backupId }) =>
           withMaintenance(connection, (client) => swapDatabases(client, {

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import type { ExtensionUpdate } from '../extensionUpdate.js';
 import type { Manifest } from '../backup/manifest.js';
 import type { SqlClient } from '../targets/sqlClient.js';
 import type { DumpFormat, TargetKind } from '../targets/types.js';
@@ -67,6 +68,11 @@ export interface ScratchCopy {
   finish(): Promise<void>;
   /** Whether timescaledb.restoring is off for new sessions, as the application will see it. */
   restoringOff(): Promise<boolean>;
+  /**
+   * After finish(): ALTER EXTENSION timescaledb UPDATE in a fresh session, to `to` or the server's
+   * default; from === to when there was nothing to do (or the site has one version only).
+   */
+  updateExtension(to?: string): Promise<ExtensionUpdate>;
   /** Deletes the copy; never throws (runs in finally blocks and on interrupts). */
   discard(): Promise<void>;
   /** Puts the copy in place of `live`, keeping what was there as `previous`. */

@@ -35,6 +35,8 @@ export interface Recorder {
   ofType(suffix: string): Registered[];
   /** The one resource of that type; fails when there is not exactly one. */
   one(suffix: string): Registered;
+  /** The one resource of that type and name (a stack has two local Commands). */
+  named(suffix: string, name: string): Registered;
   reset(): void;
 }
 
@@ -111,6 +113,11 @@ export function installMocks(project = 'aetherlens-db', stack = 'test'): Recorde
     one(suffix) {
       const found = ofType(suffix);
       if (found.length !== 1) throw new Error(`expected one ${suffix}, found ${found.length}`);
+      return found[0]!;
+    },
+    named(suffix, name) {
+      const found = ofType(suffix).filter((r) => r.name === name);
+      if (found.length !== 1) throw new Error(`expected one ${suffix} named ${name}, found ${found.length}`);
       return found[0]!;
     },
     reset() {

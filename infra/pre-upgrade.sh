@@ -1,0 +1,43 @@
+#!/bin/sh
+# The pre-upgrade step (infra/preUpgrade.ts), run from the repository root before the container is
+# replaced for a new image: takes a backup of the running server and drills it there, at the
+# TimescaleDB version it runs now. The post-deploy step's `aetherlens-db upgrade` relies on that
+# backup, and a rollback restores it. On the first deploy there is no container yet: it says so.
+#
+# DB_CONTAINER names the container (AETHERLENS_DB_CONTAINER would clash with DATABASE_URL in the
+# CLI's settings, as one target at a time). On failure only the CLI's last line is printed, so
+# `pulumi up` fails with its one-line message, before anything was replaced.
+set -u
+
+cli=bin/aetherlens-db.js
+container="${DB_CONTAINER:?DB_CONTAINER names the container}"
+log="$(mktemp)"
+out="$(mktemp)"
+trap 'rm -f "$log" "$out"' EXIT
+
+fail() {
+  last="$(grep -v '^[[:space:]]*$' "$log" | tail -n 1)"
+  echo "pre-upgrade: ${last:-aetherlens-db $2 exited with status $1}; the container was not replaced" >&2
+  exit "$1"
+}
+
+state="$(docker inspect -f '{{.State.Running}}' "$container" 2>/dev/null)"
+if [ -z "$state" ]; then
+  echo "first deploy: no container $container yet, nothing to back up"
+  exit 0
+fi
+if [ "$state" != true ]; then
+  echo "pre-upgrade: container $container exists but is not running, so no backup can be taken before it is replaced: start it (docker start $container) and run pulumi up again" >&2
+  exit 1
+fi
+
+env -u DATABASE_URL node "$cli" backup --container "$container" --json >"$out" 2>"$log" || fail $? backup
+id="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).id)' "$out")"
+if ! env -u DATABASE_URL node "$cli" verify "$id" --container "$container" >"$out" 2>"$log"; then
+  status=$?
+  # A drill that ran and failed says why on stdout; one that could not run, on stderr.
+  failed="$(grep -m 1 '^  FAIL' "$out" | sed 's/^  FAIL  *//')"
+  [ -n "$failed" ] && { echo "pre-upgrade: backup $id failed its drill ($failed); the container was not replaced" >&2; exit 1; }
+  fail $status verify
+fi
+echo "pre-upgrade backup $id taken and drilled on the running server"
