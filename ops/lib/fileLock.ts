@@ -7,7 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { OpsError } from './errors.js';
 
 /*
- * One lock for the embedded data directory, the backup directory and the scheduler: a listening
+ * One lock for the embedded data directory, the backup directory, the backup catalog and the
+ * scheduler: a listening
  * Unix socket in Linux's abstract namespace, named after the locked path. The kernel holds it for
  * exactly as long as the process lives: nothing refreshes it, so a statement that blocks the event
  * loop for minutes, a long dump or SIGSTOP cannot lose it, and it is free the instant the holder
