@@ -7,11 +7,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { OpsError } from './errors.js';
 
 /*
- * One lock for the embedded data directory, the backup directory and the scheduler: a listening
- * Unix socket in Linux's abstract namespace, named after the locked path. The kernel holds it for
- * exactly as long as the process lives: nothing refreshes it, so a statement that blocks the event
- * loop for minutes, a long dump or SIGSTOP cannot lose it, and it is free the instant the holder
- * dies (kill -9), with no staleness guess. Sockets are close-on-exec, so a child (pg_dump) that
+ * One lock for the embedded data directory, the backup directory, the backup catalog and the
+ * scheduler: a listening Unix socket in Linux's abstract namespace, named after the locked path.
+ * The kernel holds it for exactly as long as the process lives: nothing refreshes it, so a
+ * statement that blocks the event loop for minutes, a long dump or SIGSTOP cannot lose it, and it
+ * is free the instant the holder dies (kill -9), with no staleness guess. Sockets are close-on-exec, so a child (pg_dump) that
  * outlives us does not keep it. Beside it, `<path>.owner.json` (0600) names the holder; the holder
  * also answers on the socket with the same JSON whenever its event loop is free.
  *
