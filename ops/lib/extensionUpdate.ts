@@ -53,9 +53,10 @@ export interface ExtensionUpdate {
  * `ALTER EXTENSION timescaledb UPDATE [TO 'x']` as the first statement of a new session, as
  * TimescaleDB requires (a session that already used the old library cannot load the new one).
  * PostgreSQL runs the update scripts in one transaction: a failure leaves the old version whole.
- * Does nothing when the database is already there, or has no extension.
+ * Does nothing when the database is already there, or has no extension; `beforeUpdate` runs only
+ * when it will update (a drill fingerprints the copy there, to compare after).
  */
-export async function updateExtension(connection: ConnectionInfo, database: string, to?: string): Promise<ExtensionUpdate> {
+export async function updateExtension(connection: ConnectionInfo, database: string, to?: string, beforeUpdate?: () => Promise<void>): Promise<ExtensionUpdate> {
   const started = performance.now();
   const before = await readExtensionVersions(connection, database);
   const target = updateTarget(before, to);
@@ -63,6 +64,7 @@ export async function updateExtension(connection: ConnectionInfo, database: stri
     throw new OpsError('EXTENSION', `TimescaleDB ${to} is not installed on this server (it offers ${before.available.join(', ') || 'none'}): use an image or package that has it; nothing was changed`);
   }
   if (target === before.installed) return { database, from: before.installed, to: before.installed, seconds: 0 };
+  await beforeUpdate?.();
   const client = await connect(connection, database);
   try {
     await client.query(`ALTER EXTENSION timescaledb UPDATE TO ${quoteLiteral(target!)}`);

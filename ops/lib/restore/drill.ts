@@ -9,7 +9,7 @@ import { readCatalog } from '../backup/catalogLock.js';
 import { assertTrustedBackup } from '../backup/trust.js';
 import { recordVerification, type Manifest, type Verification } from '../backup/manifest.js';
 import { checkAggregatesExist, checkFingerprint, checkJobs, checkMigrations, checkRefresh, checkUnchangedByUpdate, restoringCheck, type CheckResult } from './checks.js';
-import { takeFingerprint } from '../backup/fingerprint.js';
+import { takeFingerprint, type Fingerprint } from '../backup/fingerprint.js';
 import { assertRestorable } from './compat.js';
 import { isBackupFault, type RestoreMode, type RestorePhase } from './pgRestore.js';
 import { carryJobStates } from './jobStates.js';
@@ -110,10 +110,8 @@ export async function checkCopy(copy: ScratchCopy, manifest: Manifest, refresh: 
   const finishSeconds = (performance.now() - finishStarted) / 1000;
   checks.push(restoringCheck(await copy.restoringOff()));
   const after = await copy.open();
-  let before;
   try {
     checks.push(await checkRefresh(after.client, manifest, refresh));
-    before = await takeFingerprint(after.client);
   } finally {
     await after.close();
   }
@@ -122,8 +120,18 @@ export async function checkCopy(copy: ScratchCopy, manifest: Manifest, refresh: 
   if (restoredAt === null || checks.some((c) => !c.ok)) return { checks, finishSeconds, extension: { restoredAt, updatedTo: restoredAt } };
   throwIfAborted(signal);
   let update;
+  let before: Fingerprint | undefined;
+  // The data as it is just before the update, taken only when there will be one.
+  const fingerprintBefore = async () => {
+    const session = await copy.open();
+    try {
+      before = await takeFingerprint(session.client);
+    } finally {
+      await session.close();
+    }
+  };
   try {
-    update = await copy.updateExtension(updateTo);
+    update = await copy.updateExtension(updateTo, fingerprintBefore);
   } catch (error) {
     checks.push({ name: 'extension update', ok: false, detail: (error as Error).message, differences: [`extension update: ${(error as Error).message}`] });
     return { checks, finishSeconds, extension: { restoredAt, updatedTo: restoredAt } };
@@ -132,7 +140,7 @@ export async function checkCopy(copy: ScratchCopy, manifest: Manifest, refresh: 
   checks.push({ name: 'extension update', ok: true, detail: `TimescaleDB ${update.from} → ${update.to} in ${update.seconds.toFixed(1)} s (a fresh session, first statement)`, differences: [] });
   const updated = await copy.open();
   try {
-    checks.push(await checkUnchangedByUpdate(updated.client, before, update.to!));
+    checks.push(await checkUnchangedByUpdate(updated.client, before!, update.to!));
     for (const check of [await checkJobs(updated.client, manifest), await checkAggregatesExist(updated.client, manifest), await checkRefresh(updated.client, manifest, refresh)]) {
       checks.push({ ...check, detail: `after the update: ${check.detail}`, differences: check.differences.map((d) => `after the update to ${update.to}: ${d}`) });
     }

@@ -167,7 +167,7 @@ export function serverSite(options: {
             await client.end().catch(() => {});
           }
         },
-        updateExtension: (to) => updateExtension(connection, scratch, to),
+        updateExtension: (to, beforeUpdate) => updateExtension(connection, scratch, to, beforeUpdate),
         discard: async () => void (await dropScratchQuietly(connection, scratch, logger)),
         swapInto: ({ live, previous, stamp, force, logger: log, backupId }) =>
           withMaintenance(connection, (client) => swapDatabases(client, {

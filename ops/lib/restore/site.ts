@@ -71,8 +71,9 @@ export interface ScratchCopy {
   /**
    * After finish(): ALTER EXTENSION timescaledb UPDATE in a fresh session, to `to` or the server's
    * default; from === to when there was nothing to do (or the site has one version only).
+   * `beforeUpdate` runs only when an update will happen.
    */
-  updateExtension(to?: string): Promise<ExtensionUpdate>;
+  updateExtension(to?: string, beforeUpdate?: () => Promise<void>): Promise<ExtensionUpdate>;
   /** Deletes the copy; never throws (runs in finally blocks and on interrupts). */
   discard(): Promise<void>;
   /** Puts the copy in place of `live`, keeping what was there as `previous`. */
