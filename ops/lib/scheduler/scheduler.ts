@@ -200,7 +200,8 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
       await refreshVerified();
       await publish();
       const failed = record.steps.find((s) => s.verdict === 'failed');
-      const line = { event: 'run.end', run: id, job: job.name, trigger, verdict: record.verdict, seconds: record.seconds, exitCode: record.exitCode, ...(outcome.pid ? { pid: outcome.pid } : {}), ...(failed ? { step: failed.step } : {}), ...(record.error ? { error: record.error } : {}) };
+      const notOk = record.steps.find((s) => s.verdict !== 'ok');
+      const line = { event: 'run.end', run: id, job: job.name, trigger, verdict: record.verdict, seconds: record.seconds, exitCode: record.exitCode, ...(outcome.pid ? { pid: outcome.pid } : {}), ...(notOk ? { step: notOk.step } : {}), ...(record.error ? { error: record.error } : {}) };
       if (record.verdict === 'ok') logger.info(`${job.name} run finished`, line);
       else logger.error(`${job.name} run ${record.verdict}${record.error ? `: ${record.error}` : ''}`, line);
       if (record.verdict === 'ok') notifier.ping('success');
