@@ -8,7 +8,9 @@ import { chmod, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { SHIPPED_JOBS_DIR } from '../../ops/lib/scheduler/jobFiles.js';
 import { readStatusFile } from '../../ops/lib/scheduler/status.js';
+import { runCli } from '../support/cli.js';
 import { sample } from './support/cycles.js';
 import { startReceiver } from './support/receiver.js';
 import { spawnScheduler, type LogLine } from './support/schedulerProcess.js';
@@ -205,4 +207,20 @@ describe('aetherlens-db schedule running job scripts (process)', () => {
     console.log(`scheduler RSS (kB) after tick runs 1..8: ${rss.join(', ')}; tick runs took ${ends('tick').map((e) => e.seconds).join(', ')} s`);
     expect(rss[7]! / rss[1]!).toBeLessThan(1.5);
   }, 180_000);
+
+  test('a scheduled job that is missing or not executable stops the scheduler at start: one line, exit 2, nothing written', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'sched-bad-'));
+    const jobsDir = join(root, 'jobs');
+    await import('node:fs/promises').then((fs) => fs.mkdir(jobsDir));
+    await writeFile(join(jobsDir, 'nas.sh'), '#!/bin/sh\necho \'{"ok":true}\'\n');
+    const config = join(root, 'schedule.json');
+    const env = { AETHERLENS_EMBEDDED_DIR: join(root, 'embedded'), AETHERLENS_BACKUP_DIR: join(root, 'backups'), AETHERLENS_JOBS_DIR: jobsDir };
+    await writeFile(config, JSON.stringify({ jobs: { nightly: { cron: '0 3 * * *' } } }));
+    const missing = await runCli(['schedule', '--config', config, '--timezone', 'UTC'], env);
+    expect([missing.exitCode, missing.stderr]).toEqual([2, `error: the scheduled job nightly: there is no job "nightly" in ${SHIPPED_JOBS_DIR} or ${jobsDir}: the jobs are backup, drill, nas, policies`]);
+    await writeFile(config, JSON.stringify({ jobs: { nas: { cron: '0 3 * * *' } } }));
+    const noexec = await runCli(['schedule', '--config', config, '--timezone', 'UTC'], env);
+    expect([noexec.exitCode, noexec.stderr]).toEqual([2, `error: the scheduled job nas: the job script ${join(jobsDir, 'nas.sh')} is not executable: chmod +x ${join(jobsDir, 'nas.sh')}, or name it nas.ts to run it with node`]);
+    expect(await readdir(root)).toEqual(['jobs', 'schedule.json']);
+  }, 60_000);
 });
