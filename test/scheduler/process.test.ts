@@ -208,6 +208,40 @@ describe('aetherlens-db schedule running job scripts (process)', () => {
     expect(rss[7]! / rss[1]!).toBeLessThan(1.5);
   }, 180_000);
 
+  test('the backup directory disappearing: the backup job is not started, the failure is recorded and signalled, the next tick recovers', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'sched-gone-'));
+    const jobsDir = join(root, 'jobs');
+    const backupDir = join(root, 'backups');
+    const { mkdir, rm } = await import('node:fs/promises');
+    await mkdir(jobsDir);
+    // An operator's backup.sh replaces the shipped job: a fast stand-in that writes one file.
+    await writeFile(join(jobsDir, 'backup.sh'), '#!/bin/sh\ndate +%s%N > "$AETHERLENS_BACKUP_DIR/made-$$"\necho "{\\"ok\\":true,\\"steps\\":[{\\"step\\":\\"backup\\",\\"verdict\\":\\"ok\\",\\"backup\\":\\"made-$$\\",\\"bytes\\":20}]}"\n');
+    await chmod(join(jobsDir, 'backup.sh'), 0o755);
+    const config = join(root, 'schedule.json');
+    await writeFile(config, JSON.stringify({ jobs: { drill: 'off', policies: 'off' }, signalTimeout: '2s' }));
+    const s = spawnScheduler(['--config', config, '--jobs-dir', jobsDir, '--cron', '*/2 * * * * *', '--no-catch-up', '--grace', '5s', '--timezone', 'UTC'], {
+      AETHERLENS_EMBEDDED_DIR: join(root, 'embedded'),
+      AETHERLENS_BACKUP_DIR: backupDir,
+      AETHERLENS_WEBHOOK_URL: `${receiver.url}/hook/gone-token`,
+    });
+    await s.waitFor((l) => l.event === 'run.end' && l.verdict === 'ok');
+    await rm(backupDir, { recursive: true });
+    const failed = await s.waitFor((l) => l.event === 'run.end' && l.verdict === 'failed');
+    expect(failed).toMatchObject({ job: 'backup', step: 'backup', error: `the backup directory ${backupDir} has disappeared (deleted or unmounted?): nothing was written; recreate or remount it (mkdir -m 700 ${backupDir}), the next run retries` });
+    await receiver.waitFor((r) => r.some((x) => x.path === '/hook/gone-token'));
+    expect(JSON.parse(receiver.requests.find((r) => r.path === '/hook/gone-token')!.body)).toMatchObject({ event: 'aetherlens.backup.failed', job: 'backup', step: 'backup', error: failed.error });
+    await mkdir(backupDir, { mode: 0o700 });
+    const failedAt = s.lines.indexOf(failed);
+    await s.waitFor((l) => l.event === 'run.end' && l.verdict === 'ok' && s.lines.indexOf(l) > failedAt);
+    // The lock was taken again in the recreated directory.
+    expect((await readdir(backupDir)).filter((f) => f.startsWith('scheduler'))).toContain('scheduler.owner.json');
+    s.kill('SIGTERM');
+    expect((await s.exited).code).toBe(0);
+    const status = (await readStatusFile(join(backupDir, 'scheduler-status.json')))!;
+    expect(status.counters.failures.backup).toBeGreaterThanOrEqual(1);
+    expect(status.lastSuccess?.backup).toMatch(/^made-\d+$/);
+  }, 90_000);
+
   test('a scheduled job that is missing or not executable stops the scheduler at start: one line, exit 2, nothing written', async () => {
     const root = await mkdtemp(join(tmpdir(), 'sched-bad-'));
     const jobsDir = join(root, 'jobs');

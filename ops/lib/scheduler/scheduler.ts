@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { redact } from '../connection.js';
 import { OpsError } from '../errors.js';
-import { acquireLock, type HeldLock, type LockOwner } from '../fileLock.js';
+import { acquireLock, ownerPath, type HeldLock, type LockOwner } from '../fileLock.js';
 import type { Logger } from '../logger.js';
 import { findJob, type JobScript } from './jobFiles.js';
 import { recordRun } from './jobRecord.js';
@@ -91,7 +92,23 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
 
   await mkdir(backupDir, { recursive: true, mode: 0o700 });
   const lockPath = schedulerLockPath(backupDir);
-  const lock: HeldLock = await acquireLock(lockPath, { command: 'schedule', details: { target: options.targetLabel }, describe: describeHolder(backupDir) });
+  const lockOptions = { command: 'schedule', details: { target: options.targetLabel }, describe: describeHolder(backupDir) };
+  let lock: HeldLock = await acquireLock(lockPath, lockOptions);
+
+  /**
+   * Before the backup job: the directory must still be there (a backup into an unmounted mount
+   * point would fill the disk under it), and our lock with it. Returns why not, or undefined.
+   */
+  const preflight = async (): Promise<string | undefined> => {
+    const there = await stat(backupDir).then((s) => s.isDirectory()).catch(() => false);
+    if (!there) return `the backup directory ${backupDir} has disappeared (deleted or unmounted?): nothing was written; recreate or remount it (mkdir -m 700 ${backupDir}), the next run retries`;
+    if (!existsSync(ownerPath(lockPath))) {
+      // The directory came back without our lock (it was recreated): take the lock again.
+      await lock.release().catch(() => {});
+      lock = await acquireLock(lockPath, lockOptions);
+    }
+    return undefined;
+  };
 
   const previous = await readStatusFile(settings.statusFile).catch((error: Error) => {
     logger.warn(`starting with a fresh status: ${error.message}`, { event: 'status.unreadable' });
@@ -194,7 +211,10 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
       ...(job.name === 'backup' && !settings.rotate ? { AETHERLENS_BACKUP_ROTATE: 'off' } : {}),
     };
     const done = (async () => {
-      const outcome = await runJob({ job: script, timeoutMs: job.timeoutSeconds * 1000, killGraceMs: settings.killGraceSeconds * 1000, stop: stop.signal, env, redact: clean, onLine: relay(job.name, id) });
+      const refused = job.name === 'backup' ? await preflight() : undefined;
+      const outcome = refused
+        ? { ended: 'exited' as const, exitCode: null, signal: null, seconds: 0, result: { ok: false, error: refused, steps: [{ step: 'backup', verdict: 'failed', error: refused }] } }
+        : await runJob({ job: script, timeoutMs: job.timeoutSeconds * 1000, killGraceMs: settings.killGraceSeconds * 1000, stop: stop.signal, env, redact: clean, onLine: relay(job.name, id) });
       const record = recordRun({ id, job: job.name, trigger, startedAt, finishedAt: nowIso(), outcome, timeoutSeconds: job.timeoutSeconds, killGraceSeconds: settings.killGraceSeconds, redact: clean });
       status = applyRun(status, record);
       await refreshVerified();
