@@ -219,7 +219,8 @@ describe('aetherlens-db schedule running job scripts (process)', () => {
     await chmod(join(jobsDir, 'backup.sh'), 0o755);
     const config = join(root, 'schedule.json');
     await writeFile(config, JSON.stringify({ jobs: { drill: 'off', policies: 'off' }, signalTimeout: '2s' }));
-    const s = spawnScheduler(['--config', config, '--jobs-dir', jobsDir, '--cron', '*/2 * * * * *', '--no-catch-up', '--grace', '5s', '--timezone', 'UTC'], {
+    // The ping URL given the unsafe way, in argv: warned about once, and never logged.
+    const s = spawnScheduler(['--config', config, '--jobs-dir', jobsDir, '--cron', '*/2 * * * * *', '--no-catch-up', '--grace', '5s', '--timezone', 'UTC', '--ping-url', `${receiver.url}/hc/argv-token`], {
       AETHERLENS_EMBEDDED_DIR: join(root, 'embedded'),
       AETHERLENS_BACKUP_DIR: backupDir,
       AETHERLENS_WEBHOOK_URL: `${receiver.url}/hook/gone-token`,
@@ -237,6 +238,9 @@ describe('aetherlens-db schedule running job scripts (process)', () => {
     expect((await readdir(backupDir)).filter((f) => f.startsWith('scheduler'))).toContain('scheduler.owner.json');
     s.kill('SIGTERM');
     expect((await s.exited).code).toBe(0);
+    expect(s.lines.filter((l) => l.event === 'settings.warning').map((l) => l.msg)).toEqual(['--ping-url puts the URL\'s token in the command line, where ps shows it to every local user: set AETHERLENS_PING_URL or use --ping-url-file FILE instead']);
+    expect(s.raw.join('\n')).not.toContain('argv-token');
+    expect(receiver.paths()).toContain('GET /hc/argv-token/fail');
     const status = (await readStatusFile(join(backupDir, 'scheduler-status.json')))!;
     expect(status.counters.failures.backup).toBeGreaterThanOrEqual(1);
     expect(status.lastSuccess?.backup).toMatch(/^made-\d+$/);
