@@ -6,6 +6,7 @@ import {
   jsonLogger,
   lastVerifiedBackup,
   parseDuration,
+  resolveRetention,
   resolveScheduleSettings,
   startScheduler,
   targetLabel,
@@ -60,6 +61,8 @@ export const scheduleCommand = withTargetOptions(new Command('schedule'))
       ...(options.grace ? { grace: options.grace } : {}),
     };
     const schedule = resolveScheduleSettings(flags, { backupDir: settings.backupDir, targetKind: settings.target.kind });
+    // The backup job rotates with these: checked now, not at the first rotation in the night.
+    resolveRetention({});
     const scheduler = await startScheduler({
       settings: schedule,
       targetLabel: targetLabel(settings.target),

@@ -1,21 +1,18 @@
 #!/usr/bin/env -S node --import tsx
 // Re-proves old backups: each run restore-drills the kept backup whose last drill is the oldest
-// (one never drilled first), so every backup rotation keeps is drilled again on a cycle as long
-// as the catalog (about 20 backups with the default retention: each one every ~20 days).
+// (one never drilled first), so every backup rotation keeps is drilled again on a cycle no longer
+// than the catalog (default retention and schedule: 19–21 backups kept, each re-drilled every
+// 12–13 days; test/scheduler/drillCycle.test.ts simulates two years of it).
 // A backup drilled within AETHERLENS_DRILL_MIN_AGE_HOURS (default 20) is not drilled again.
 import { aetherlens, finish, step } from './support/job.js';
+import { stalestBackup, type Listed } from './support/stalest.js';
 
-interface Listed { id: string; status: string; createdAt: string; verification: { verifiedAt: string } | null }
 interface Drill { ok: boolean; rtoSeconds: number | null; checks: Array<{ name: string; ok: boolean }>; differences: string[] }
 
 const minAgeMs = Number(process.env.AETHERLENS_DRILL_MIN_AGE_HOURS ?? 20) * 3_600_000;
-const lastDrilled = (b: Listed) => (b.verification ? Date.parse(b.verification.verifiedAt) : 0);
 
 const catalog = await aetherlens<Listed[]>('backups');
-const due = catalog
-  .filter((b) => b.status === 'verified' || b.status === 'unverified')
-  .filter((b) => Date.now() - lastDrilled(b) >= minAgeMs)
-  .sort((a, b) => lastDrilled(a) - lastDrilled(b) || a.createdAt.localeCompare(b.createdAt))[0];
+const due = stalestBackup(catalog, Date.now(), minAgeMs);
 
 if (due) {
   await step('drill', () => aetherlens<Drill>('verify', due.id), (d) => ({

@@ -8,7 +8,9 @@ import { chmod, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { SHIPPED_JOBS_DIR } from '../../ops/lib/scheduler/jobFiles.js';
 import { readStatusFile } from '../../ops/lib/scheduler/status.js';
+import { runCli } from '../support/cli.js';
 import { sample } from './support/cycles.js';
 import { startReceiver } from './support/receiver.js';
 import { spawnScheduler, type LogLine } from './support/schedulerProcess.js';
@@ -205,4 +207,58 @@ describe('aetherlens-db schedule running job scripts (process)', () => {
     console.log(`scheduler RSS (kB) after tick runs 1..8: ${rss.join(', ')}; tick runs took ${ends('tick').map((e) => e.seconds).join(', ')} s`);
     expect(rss[7]! / rss[1]!).toBeLessThan(1.5);
   }, 180_000);
+
+  test('the backup directory disappearing: the backup job is not started, the failure is recorded and signalled, the next tick recovers', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'sched-gone-'));
+    const jobsDir = join(root, 'jobs');
+    const backupDir = join(root, 'backups');
+    const { mkdir, rm } = await import('node:fs/promises');
+    await mkdir(jobsDir);
+    // An operator's backup.sh replaces the shipped job: a fast stand-in that writes one file.
+    await writeFile(join(jobsDir, 'backup.sh'), '#!/bin/sh\ndate +%s%N > "$AETHERLENS_BACKUP_DIR/made-$$"\necho "{\\"ok\\":true,\\"steps\\":[{\\"step\\":\\"backup\\",\\"verdict\\":\\"ok\\",\\"backup\\":\\"made-$$\\",\\"bytes\\":20}]}"\n');
+    await chmod(join(jobsDir, 'backup.sh'), 0o755);
+    const config = join(root, 'schedule.json');
+    await writeFile(config, JSON.stringify({ jobs: { drill: 'off', policies: 'off' }, signalTimeout: '2s' }));
+    // The ping URL given the unsafe way, in argv: warned about once, and never logged.
+    const s = spawnScheduler(['--config', config, '--jobs-dir', jobsDir, '--cron', '*/2 * * * * *', '--no-catch-up', '--grace', '5s', '--timezone', 'UTC', '--ping-url', `${receiver.url}/hc/argv-token`], {
+      AETHERLENS_EMBEDDED_DIR: join(root, 'embedded'),
+      AETHERLENS_BACKUP_DIR: backupDir,
+      AETHERLENS_WEBHOOK_URL: `${receiver.url}/hook/gone-token`,
+    });
+    await s.waitFor((l) => l.event === 'run.end' && l.verdict === 'ok');
+    await rm(backupDir, { recursive: true });
+    const failed = await s.waitFor((l) => l.event === 'run.end' && l.verdict === 'failed');
+    expect(failed).toMatchObject({ job: 'backup', step: 'backup', error: `the backup directory ${backupDir} has disappeared (deleted or unmounted?): nothing was written; recreate or remount it (mkdir -m 700 ${backupDir}), the next run retries` });
+    await receiver.waitFor((r) => r.some((x) => x.path === '/hook/gone-token'));
+    expect(JSON.parse(receiver.requests.find((r) => r.path === '/hook/gone-token')!.body)).toMatchObject({ event: 'aetherlens.backup.failed', job: 'backup', step: 'backup', error: failed.error });
+    await mkdir(backupDir, { mode: 0o700 });
+    const failedAt = s.lines.indexOf(failed);
+    await s.waitFor((l) => l.event === 'run.end' && l.verdict === 'ok' && s.lines.indexOf(l) > failedAt);
+    // The lock was taken again in the recreated directory.
+    expect((await readdir(backupDir)).filter((f) => f.startsWith('scheduler'))).toContain('scheduler.owner.json');
+    s.kill('SIGTERM');
+    expect((await s.exited).code).toBe(0);
+    expect(s.lines.filter((l) => l.event === 'settings.warning').map((l) => l.msg)).toEqual(['--ping-url puts the URL\'s token in the command line, where ps shows it to every local user: set AETHERLENS_PING_URL or use --ping-url-file FILE instead']);
+    expect(s.raw.join('\n')).not.toContain('argv-token');
+    expect(receiver.paths()).toContain('GET /hc/argv-token/fail');
+    const status = (await readStatusFile(join(backupDir, 'scheduler-status.json')))!;
+    expect(status.counters.failures.backup).toBeGreaterThanOrEqual(1);
+    expect(status.lastSuccess?.backup).toMatch(/^made-\d+$/);
+  }, 90_000);
+
+  test('a scheduled job that is missing or not executable stops the scheduler at start: one line, exit 2, nothing written', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'sched-bad-'));
+    const jobsDir = join(root, 'jobs');
+    await import('node:fs/promises').then((fs) => fs.mkdir(jobsDir));
+    await writeFile(join(jobsDir, 'nas.sh'), '#!/bin/sh\necho \'{"ok":true}\'\n');
+    const config = join(root, 'schedule.json');
+    const env = { AETHERLENS_EMBEDDED_DIR: join(root, 'embedded'), AETHERLENS_BACKUP_DIR: join(root, 'backups'), AETHERLENS_JOBS_DIR: jobsDir };
+    await writeFile(config, JSON.stringify({ jobs: { nightly: { cron: '0 3 * * *' } } }));
+    const missing = await runCli(['schedule', '--config', config, '--timezone', 'UTC'], env);
+    expect([missing.exitCode, missing.stderr]).toEqual([2, `error: the scheduled job nightly: there is no job "nightly" in ${SHIPPED_JOBS_DIR} or ${jobsDir}: the jobs are backup, drill, nas, policies`]);
+    await writeFile(config, JSON.stringify({ jobs: { nas: { cron: '0 3 * * *' } } }));
+    const noexec = await runCli(['schedule', '--config', config, '--timezone', 'UTC'], env);
+    expect([noexec.exitCode, noexec.stderr]).toEqual([2, `error: the scheduled job nas: the job script ${join(jobsDir, 'nas.sh')} is not executable: chmod +x ${join(jobsDir, 'nas.sh')}, or name it nas.ts to run it with node`]);
+    expect(await readdir(root)).toEqual(['jobs', 'schedule.json']);
+  }, 60_000);
 });

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { redact } from '../connection.js';
 import { rememberUrlSecrets } from '../secrets.js';
 import { OpsError } from '../errors.js';
-import { acquireLock, type HeldLock, type LockOwner } from '../fileLock.js';
+import { acquireLock, ownerPath, type HeldLock, type LockOwner } from '../fileLock.js';
 import type { Logger } from '../logger.js';
 import { findJob, type JobScript } from './jobFiles.js';
 import { recordRun } from './jobRecord.js';
@@ -93,7 +94,23 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
 
   await mkdir(backupDir, { recursive: true, mode: 0o700 });
   const lockPath = schedulerLockPath(backupDir);
-  const lock: HeldLock = await acquireLock(lockPath, { command: 'schedule', details: { target: options.targetLabel }, describe: describeHolder(backupDir) });
+  const lockOptions = { command: 'schedule', details: { target: options.targetLabel }, describe: describeHolder(backupDir) };
+  let lock: HeldLock = await acquireLock(lockPath, lockOptions);
+
+  /**
+   * Before the backup job: the directory must still be there (a backup into an unmounted mount
+   * point would fill the disk under it), and our lock with it. Returns why not, or undefined.
+   */
+  const preflight = async (): Promise<string | undefined> => {
+    const there = await stat(backupDir).then((s) => s.isDirectory()).catch(() => false);
+    if (!there) return `the backup directory ${backupDir} has disappeared (deleted or unmounted?): nothing was written; recreate or remount it (mkdir -m 700 ${backupDir}), the next run retries`;
+    if (!existsSync(ownerPath(lockPath))) {
+      // The directory came back without our lock (it was recreated): take the lock again.
+      await lock.release().catch(() => {});
+      lock = await acquireLock(lockPath, lockOptions);
+    }
+    return undefined;
+  };
 
   const previous = await readStatusFile(settings.statusFile).catch((error: Error) => {
     logger.warn(`starting with a fresh status: ${error.message}`, { event: 'status.unreadable' });
@@ -196,13 +213,17 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
       ...(job.name === 'backup' && !settings.rotate ? { AETHERLENS_BACKUP_ROTATE: 'off' } : {}),
     };
     const done = (async () => {
-      const outcome = await runJob({ job: script, timeoutMs: job.timeoutSeconds * 1000, killGraceMs: settings.killGraceSeconds * 1000, stop: stop.signal, env, redact: clean, onLine: relay(job.name, id) });
+      const refused = job.name === 'backup' ? await preflight() : undefined;
+      const outcome = refused
+        ? { ended: 'exited' as const, exitCode: null, signal: null, seconds: 0, result: { ok: false, error: refused, steps: [{ step: 'backup', verdict: 'failed', error: refused }] } }
+        : await runJob({ job: script, timeoutMs: job.timeoutSeconds * 1000, killGraceMs: settings.killGraceSeconds * 1000, stop: stop.signal, env, redact: clean, onLine: relay(job.name, id) });
       const record = recordRun({ id, job: job.name, trigger, startedAt, finishedAt: nowIso(), outcome, timeoutSeconds: job.timeoutSeconds, killGraceSeconds: settings.killGraceSeconds, redact: clean });
       status = applyRun(status, record);
       await refreshVerified();
       await publish();
       const failed = record.steps.find((s) => s.verdict === 'failed');
-      const line = { event: 'run.end', run: id, job: job.name, trigger, verdict: record.verdict, seconds: record.seconds, exitCode: record.exitCode, ...(outcome.pid ? { pid: outcome.pid } : {}), ...(failed ? { step: failed.step } : {}), ...(record.error ? { error: record.error } : {}) };
+      const notOk = record.steps.find((s) => s.verdict !== 'ok');
+      const line = { event: 'run.end', run: id, job: job.name, trigger, verdict: record.verdict, seconds: record.seconds, exitCode: record.exitCode, ...(outcome.pid ? { pid: outcome.pid } : {}), ...(notOk ? { step: notOk.step } : {}), ...(record.error ? { error: record.error } : {}) };
       if (record.verdict === 'ok') logger.info(`${job.name} run finished`, line);
       else logger.error(`${job.name} run ${record.verdict}${record.error ? `: ${record.error}` : ''}`, line);
       if (record.verdict === 'ok') notifier.ping('success');

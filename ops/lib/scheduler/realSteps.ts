@@ -27,6 +27,7 @@ export function jobTargetEnv(settings: Settings): Record<string, string | undefi
   const spec = settings.target;
   return {
     AETHERLENS_BACKUP_DIR: settings.backupDir,
+    AETHERLENS_MIGRATIONS_DIR: settings.migrationsDir,
     ...(spec.kind === 'embedded' ? { AETHERLENS_EMBEDDED_DIR: spec.dataDir } : {}),
     ...(spec.kind === 'docker' ? { AETHERLENS_DB_CONTAINER: spec.container } : {}),
     ...(settings.pgBinDir ? { PG_BIN_DIR: settings.pgBinDir } : {}),
