@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createNotifier, type FailurePayload } from '../../ops/lib/scheduler/notify.js';
 import { memoryLogger } from '../../ops/lib/logger.js';
+import { rememberSecret } from '../../ops/lib/secrets.js';
 import { startReceiver } from './support/receiver.js';
 
 const payload: FailurePayload = {
@@ -40,6 +41,19 @@ describe('signals: healthchecks-style ping and failure webhook, against a real H
     expect(hook.method).toBe('POST');
     expect(JSON.parse(hook.body)).toEqual(payload);
     expect(logger.lines).toEqual([]);
+  });
+
+  test('the webhook carries no secret the process knows, in any field, and stays valid JSON', async () => {
+    const secret = 'hook-secret-"quoted\\-9f2c';
+    rememberSecret(secret);
+    const n = createNotifier({ webhookUrl: `${receiver.url}/hook/redacted`, timeoutMs: 2000, retries: 0, logger: memoryLogger() });
+    n.failure({ ...payload, target: `server named ${secret}`, error: `database "${secret}" does not exist`, text: `backup failed: ${secret}` });
+    await n.settle(5000);
+    const hook = receiver.requests.find((r) => r.path === '/hook/redacted')!;
+    expect(hook.body).not.toContain('hook-secret');
+    const body = JSON.parse(hook.body) as FailurePayload;
+    expect(body.target).toBe('server named ***');
+    expect(body.error).toBe('database "***" does not exist');
   });
 
   test('a ping URL that hangs neither blocks nor throws: timeout, retries, one warning without the URL\'s token', async () => {

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import { redact } from '../secrets.js';
 
 /** What a failure webhook receives: JSON, with `text` so Slack/Mattermost hooks show it as is. */
 export interface FailurePayload {
@@ -102,7 +103,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
     },
     failure(payload) {
       if (!options.webhookUrl) return;
-      track(send('webhook', options.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'aetherlens-db' }, body: JSON.stringify(payload) }));
+      // Every string is redacted, as in the JSON log: an error or a target label can carry a secret.
+      track(send('webhook', options.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'aetherlens-db' }, body: JSON.stringify(payload, (_key, value: unknown) => (typeof value === 'string' ? redact(value) : value)) }));
     },
     async settle(ms) {
       if (inFlight.size > 0) {
