@@ -1,4 +1,4 @@
-import { redact } from './secrets.js';
+import { redact, redactStrings } from './secrets.js';
 
 /** The library never prints: it reports through a Logger the caller chooses. */
 export interface Logger {
@@ -34,7 +34,7 @@ export function consoleLogger(stream: NodeJS.WriteStream = process.stderr): Logg
 export function jsonLogger(write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
   const emit = (level: string) => (message: string, fields?: Record<string, unknown>) =>
     // Each string value is redacted on its own, so the line stays valid JSON whatever a secret holds.
-    write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields }, (_key, value: unknown) => (typeof value === 'string' ? redact(value) : value))}\n`);
+    write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields }, redactStrings)}\n`);
   return { info: emit('info'), warn: emit('warn'), error: emit('error'), progress: () => {} };
 }
 

@@ -51,6 +51,14 @@ export function rememberEnvironmentSecrets(env: NodeJS.ProcessEnv = process.env)
 }
 
 /**
+ * A JSON.stringify replacer that redacts each string value on its own: the output stays valid
+ * JSON, and a secret holding a quote or backslash is found before JSON escapes it.
+ */
+export function redactStrings(_key: string, value: unknown): unknown {
+  return typeof value === 'string' ? redact(value) : value;
+}
+
+/**
  * Removes every remembered secret (and `extra` ones) from text before it reaches a person, a log
  * or a file, and the password of anything shaped like a PostgreSQL URL.
  */

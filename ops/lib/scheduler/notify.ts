@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import { redact } from '../secrets.js';
+import { redactStrings } from '../secrets.js';
 
 /** What a failure webhook receives: JSON, with `text` so Slack/Mattermost hooks show it as is. */
 export interface FailurePayload {
@@ -104,7 +104,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
     failure(payload) {
       if (!options.webhookUrl) return;
       // Every string is redacted, as in the JSON log: an error or a target label can carry a secret.
-      track(send('webhook', options.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'aetherlens-db' }, body: JSON.stringify(payload, (_key, value: unknown) => (typeof value === 'string' ? redact(value) : value)) }));
+      track(send('webhook', options.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'aetherlens-db' }, body: JSON.stringify(payload, redactStrings) }));
     },
     async settle(ms) {
       if (inFlight.size > 0) {

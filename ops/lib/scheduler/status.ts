@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { OpsError } from '../errors.js';
 import { writeFileAtomic } from '../atomicFile.js';
-import { redact } from '../secrets.js';
+import { redactStrings } from '../secrets.js';
 /** The newest backup that passed a drill, from the backup catalog. */
 export interface VerifiedBackup {
   name: string;
@@ -175,5 +175,5 @@ export async function readStatusFile(path: string): Promise<SchedulerStatus | un
 /** Writes the status file atomically (readers never see half of it); 0644: it holds no secret. */
 export async function writeStatusFile(path: string, status: SchedulerStatus): Promise<void> {
   // Readable by monitoring (0644): no secret the process knows may be in it, wherever it came from.
-  await writeFileAtomic(path, redact(`${JSON.stringify(status, null, 2)}\n`), 0o644);
+  await writeFileAtomic(path, `${JSON.stringify(status, redactStrings, 2)}\n`, 0o644);
 }
