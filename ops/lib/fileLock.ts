@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -182,7 +182,8 @@ async function nameSharedHolder(name: string): Promise<LockOwner> {
   }
 }
 
-function listen(name: string, owner: LockOwner): Promise<{ server: Server; clients: Set<Socket> }> {
+/** Listens on `name`, answering each caller with `owner`; close() lets go of the name and the callers. */
+function listen(name: string, owner: LockOwner): Promise<{ close: () => void }> {
   const clients = new Set<Socket>();
   const server = createServer((socket) => {
     clients.add(socket);
@@ -196,7 +197,12 @@ function listen(name: string, owner: LockOwner): Promise<{ server: Server; clien
       server.off('error', fail);
       // A lock never keeps the process alive.
       server.unref();
-      done({ server, clients });
+      done({
+        close() {
+          server.close();
+          for (const socket of clients) socket.destroy();
+        },
+      });
     });
   });
 }
@@ -213,7 +219,7 @@ export async function acquireLock(
   await mkdir(dirname(path), { recursive: true });
   const name = await socketName(path);
   const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command: options.command, ...options.details };
-  let held: { server: Server; clients: Set<Socket> } | undefined;
+  let held: { close: () => void } | undefined;
   for (let attempt = 1; !held; attempt++) {
     try {
       held = await listen(name, owner);
@@ -225,14 +231,10 @@ export async function acquireLock(
       // The holder let go between our two calls: try again.
     }
   }
-  const { server, clients } = held;
-  const release = async (): Promise<void> => {
-    server.close();
-    for (const socket of clients) socket.destroy();
-  };
+  const listening = held;
   const readers = await sharedNames(name);
   if (readers.length > 0) {
-    await release();
+    listening.close();
     throw new OpsError('LOCK_HELD', options.describe(await nameSharedHolder(readers[0]!)));
   }
   // Renamed into place so a reader never sees half a file.
@@ -242,7 +244,7 @@ export async function acquireLock(
     await rename(temp, ownerPath(path));
   } catch (error) {
     await rm(temp, { force: true }).catch(() => {});
-    await release();
+    listening.close();
     throw new OpsError('LOCK_HELD', `cannot write the lock's owner file ${ownerPath(path)}: ${(error as Error).message}`, { cause: error });
   }
   let released = false;
@@ -254,7 +256,7 @@ export async function acquireLock(
       // While we still hold the lock, nobody else writes the owner file: remove it if it is ours.
       const current = await readLockOwner(path);
       if (current?.pid === owner.pid && current.since === owner.since) await rm(ownerPath(path), { force: true });
-      await release();
+      listening.close();
     },
   };
 }
@@ -275,11 +277,7 @@ export async function acquireSharedLock(
   let waited = false;
   for (;;) {
     sharedCount += 1;
-    const { server, clients } = await listen(`${name}/shared/${process.pid}-${sharedCount}`, owner);
-    const release = async (): Promise<void> => {
-      server.close();
-      for (const socket of clients) socket.destroy();
-    };
+    const listening = await listen(`${name}/shared/${process.pid}-${sharedCount}`, owner);
     const exclusive = await probe(name);
     if (!exclusive) {
       let released = false;
@@ -288,11 +286,11 @@ export async function acquireSharedLock(
         async release() {
           if (released) return;
           released = true;
-          await release();
+          listening.close();
         },
       };
     }
-    await release();
+    listening.close();
     const holder = await nameHolder(path, exclusive.socket);
     if (Date.now() >= deadline) throw new OpsError('LOCK_HELD', options.describe(holder));
     if (!waited) options.onWait?.(holder);
