@@ -97,7 +97,7 @@ async function loadTimescale(db: EngineThread): Promise<void> {
  */
 export async function prepareClusterTemplate(): Promise<{ template: 'made' | 'present' | 'unwritable'; path: string }> {
   const path = clusterTemplatePath();
-  if (await readClusterTemplate(path)) return { template: 'present', path };
+  if (await stat(path).then((s) => s.isFile(), () => false)) return { template: 'present', path };
   const releaseUmask = holdPrivateUmask();
   const scratch = await mkdtemp(join(tmpdir(), 'aetherlens-template-'));
   try {
