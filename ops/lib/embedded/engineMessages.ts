@@ -1,4 +1,4 @@
-/** What the main thread and the engine's thread (engineWorker.ts) say to each other. */
+/** What the main thread and the engine's thread (engineWorker.mjs) say to each other. */
 
 export type EngineRequest = { id: number } & (
   | { op: 'query'; sql: string; params?: unknown[]; options?: QueryOptions }
@@ -19,9 +19,7 @@ export interface QueryOptions {
 }
 
 /** PostgreSQL's fields of an engine error that cross threads beside its message. */
-export const ERROR_FIELDS = ['code', 'detail', 'hint', 'position', 'where', 'severity'] as const;
-
-export type ErrorFields = Partial<Record<(typeof ERROR_FIELDS)[number], string>>;
+export type ErrorFields = Partial<Record<'code' | 'detail' | 'hint' | 'position' | 'where' | 'severity', string>>;
 
 export interface SerializedError extends ErrorFields {
   message: string;
@@ -35,4 +33,13 @@ export interface Results<R = Record<string, unknown>> {
   rows: R[];
   fields: { name: string; dataTypeID: number }[];
   affectedRows?: number;
+}
+
+/** What a new engine thread is given. */
+export interface EngineWorkerData {
+  pgdata: string;
+  /** A cluster to unpack into a new PGDATA instead of running initdb (clusterTemplate.ts). */
+  template?: Uint8Array;
+  /** PGlite's WebAssembly, compiled once by the main thread (engineThread.ts). */
+  wasmModule?: WebAssembly.Module;
 }

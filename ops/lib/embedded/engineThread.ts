@@ -1,11 +1,14 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { OpsError } from '../errors.js';
-import type { EngineReply, EngineRequest, EngineStarted, ErrorFields, QueryOptions, Results, SerializedError } from './engineMessages.js';
+import type { EngineReply, EngineRequest, EngineStarted, EngineWorkerData, ErrorFields, QueryOptions, Results, SerializedError } from './engineMessages.js';
 
 export type { Results } from './engineMessages.js';
 
-/** Worker threads do not inherit tsx's hooks: this file registers them, then loads engineWorker.ts. */
-const WORKER_ENTRY = new URL('./engineWorker.boot.mjs', import.meta.url);
+/** Plain JavaScript, so the thread starts without tsx (see the file). */
+const WORKER_ENTRY = new URL('./engineWorker.mjs', import.meta.url);
 
 /** An engine error with PostgreSQL's fields (code, detail, ...), as PGlite throws it. */
 export class EngineError extends Error implements ErrorFields {
@@ -21,6 +24,21 @@ export class EngineError extends Error implements ErrorFields {
     this.name = 'EngineError';
     Object.assign(this, serialized);
   }
+}
+
+let compiled: Promise<WebAssembly.Module | undefined> | undefined;
+
+/**
+ * PGlite's WebAssembly, compiled once per process and shared by every engine thread (a compiled
+ * module crosses threads without a copy): each engine after the first skips a ~0.25 s compile.
+ * Undefined if it cannot be read here; each thread then compiles its own, as PGlite does.
+ */
+function engineModule(): Promise<WebAssembly.Module | undefined> {
+  compiled ??= (async () => {
+    const dist = dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'));
+    return WebAssembly.compile(await readFile(join(dist, 'pglite.wasm')));
+  })().catch(() => undefined);
+  return compiled;
 }
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void };
@@ -53,7 +71,9 @@ export class EngineThread {
   static async start(pgdata: string, options: { template?: Uint8Array } = {}): Promise<EngineThread> {
     // The engine's own prints stay out of our output (--json must stay JSON); its failures
     // arrive as errors on the worker, and from there in our messages.
-    const worker = new Worker(WORKER_ENTRY, { workerData: { pgdata, ...options }, stdout: true, stderr: true });
+    const wasmModule = await engineModule();
+    const workerData: EngineWorkerData = { pgdata, ...options, ...(wasmModule ? { wasmModule } : {}) };
+    const worker = new Worker(WORKER_ENTRY, { workerData, stdout: true, stderr: true });
     worker.stdout.resume();
     worker.stderr.resume();
     let settle: { onMessage?: (m: EngineStarted) => void; onError?: (e: Error) => void; onExit?: (code: number) => void } = {};

@@ -1,15 +1,30 @@
+// @ts-check
+/* global Blob */
 /*
  * The embedded engine's own thread. PGlite runs a statement synchronously in WebAssembly: on the
  * main thread a 30 s statement froze signal handlers, lock checks and timers for 30 s. Here it
  * blocks only this thread, and the main thread can still stop it (engineThread.ts).
+ *
+ * Plain JavaScript (type-checked through the JSDoc below): a worker thread does not inherit tsx's
+ * hooks, and registering them in each worker cost ~0.8 s per engine start, most of it making
+ * every later import (PGlite's included) go through the hooks.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, protocol } from '@electric-sql/pglite';
 import { timescaledb } from '@electric-sql/pglite/timescaledb';
-import { ERROR_FIELDS, type EngineReply, type EngineRequest, type EngineStarted, type SerializedError } from './engineMessages.js';
 
-const port = parentPort!;
-const { pgdata, template } = workerData as { pgdata: string; template?: Uint8Array };
+/** @typedef {import('./engineMessages.js').EngineRequest} EngineRequest */
+/** @typedef {import('./engineMessages.js').EngineReply} EngineReply */
+/** @typedef {import('./engineMessages.js').EngineStarted} EngineStarted */
+/** @typedef {import('./engineMessages.js').SerializedError} SerializedError */
+/** @typedef {import('./engineMessages.js').EngineWorkerData} EngineWorkerData */
+
+/** PostgreSQL's fields of an engine error that cross threads beside its message. */
+/** @type {ReadonlyArray<keyof import('./engineMessages.js').ErrorFields>} */
+const ERROR_FIELDS = ['code', 'detail', 'hint', 'position', 'where', 'severity'];
+
+const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
+const { pgdata, template, wasmModule } = /** @type {EngineWorkerData} */ (workerData);
 
 let forwarding = false;
 
@@ -22,11 +37,17 @@ let forwarding = false;
  * ReadyForQuery instead) and in-process LISTEN callbacks (wire clients get theirs in the bytes).
  */
 const parse = protocol.Parser.prototype.parse;
-protocol.Parser.prototype.parse = function (this: protocol.Parser, ...args: Parameters<typeof parse>): void {
+/** @type {typeof parse} */
+protocol.Parser.prototype.parse = function (...args) {
   if (!forwarding) parse.apply(this, args);
 };
 
-function execRaw(db: PGlite, message: Uint8Array): Uint8Array {
+/**
+ * @param {PGlite} db
+ * @param {Uint8Array} message
+ * @returns {Uint8Array}
+ */
+function execRaw(db, message) {
   forwarding = true;
   try {
     // Copied: the engine reuses the reply's buffer on its next call.
@@ -36,17 +57,28 @@ function execRaw(db: PGlite, message: Uint8Array): Uint8Array {
   }
 }
 
-/** What crosses to the main thread: the message and PostgreSQL's fields (code, detail, ...). */
-function serialize(error: unknown): SerializedError {
-  const e = error as Record<string, unknown>;
-  const out: SerializedError = { message: error instanceof Error ? error.message : String(error) };
+/**
+ * What crosses to the main thread: the message and PostgreSQL's fields (code, detail, ...).
+ * @param {unknown} error
+ * @returns {SerializedError}
+ */
+function serialize(error) {
+  const e = /** @type {Record<string, unknown>} */ (error);
+  /** @type {SerializedError} */
+  const out = { message: error instanceof Error ? error.message : String(error) };
   for (const key of ERROR_FIELDS) {
-    if (typeof e[key] === 'string') out[key] = e[key] as string;
+    const value = e?.[key];
+    if (typeof value === 'string') out[key] = value;
   }
   return out;
 }
 
-async function answer(db: PGlite, request: EngineRequest): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
+/**
+ * @param {PGlite} db
+ * @param {EngineRequest} request
+ * @returns {Promise<{ value: unknown; transfer: ArrayBuffer[] }>}
+ */
+async function answer(db, request) {
   switch (request.op) {
     case 'query': {
       const r = await db.query(request.sql, request.params, request.options);
@@ -58,7 +90,7 @@ async function answer(db: PGlite, request: EngineRequest): Promise<{ value: unkn
     }
     case 'raw': {
       const replies = request.messages.map((m) => execRaw(db, m));
-      return { value: replies, transfer: replies.map((r) => r.buffer as ArrayBuffer) };
+      return { value: replies, transfer: replies.map((r) => /** @type {ArrayBuffer} */ (r.buffer)) };
     }
     case 'sync':
       await db.syncToFs();
@@ -68,11 +100,11 @@ async function answer(db: PGlite, request: EngineRequest): Promise<{ value: unkn
       const { pgDump } = await import('@electric-sql/pglite-tools/pg_dump');
       const file = await pgDump({ pg: db, args: request.args });
       const bytes = new Uint8Array(await file.arrayBuffer());
-      return { value: bytes, transfer: [bytes.buffer as ArrayBuffer] };
+      return { value: bytes, transfer: [bytes.buffer] };
     }
     case 'template': {
       const bytes = new Uint8Array(await (await db.dumpDataDir('none')).arrayBuffer());
-      return { value: bytes, transfer: [bytes.buffer as ArrayBuffer] };
+      return { value: bytes, transfer: [bytes.buffer] };
     }
     case 'close':
       await db.close();
@@ -80,19 +112,27 @@ async function answer(db: PGlite, request: EngineRequest): Promise<{ value: unkn
   }
 }
 
-let db: PGlite;
+/** @type {PGlite} */
+let db;
 try {
-  db = await PGlite.create({ dataDir: pgdata, extensions: { timescaledb }, ...(template ? { loadDataDir: new Blob([template as Uint8Array<ArrayBuffer>]) } : {}) });
+  db = await PGlite.create({
+    dataDir: pgdata,
+    extensions: { timescaledb },
+    ...(template ? { loadDataDir: new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (template)]) } : {}),
+    ...(wasmModule ? { wasmModule } : {}),
+  });
 } catch (error) {
-  port.postMessage({ started: false, error: serialize(error) } satisfies EngineStarted);
+  port.postMessage(/** @type {EngineStarted} */ ({ started: false, error: serialize(error) }));
   process.exit(0);
 }
 // One request at a time, in arrival order: the engine has a single session.
-let line: Promise<void> = Promise.resolve();
-port.on('message', (request: EngineRequest) => {
+let line = Promise.resolve();
+port.on('message', (/** @type {EngineRequest} */ request) => {
   line = line.then(async () => {
-    let reply: EngineReply;
-    let transfer: ArrayBuffer[] = [];
+    /** @type {EngineReply} */
+    let reply;
+    /** @type {ArrayBuffer[]} */
+    let transfer = [];
     try {
       const done = await answer(db, request);
       reply = { id: request.id, ok: true, value: done.value };
@@ -104,4 +144,4 @@ port.on('message', (request: EngineRequest) => {
     if (request.op === 'close') port.close();
   });
 });
-port.postMessage({ started: true } satisfies EngineStarted);
+port.postMessage(/** @type {EngineStarted} */ ({ started: true }));
