@@ -1,6 +1,6 @@
 // A new data directory starts from the cluster the first one left (initdb and CREATE EXTENSION
 // timescaledb, nothing else), instead of running both again.
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -35,11 +35,12 @@ describe('the cluster template', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  test('the first new cluster is kept (0600 in a 0700 folder); the next starts from it, untouched by what the first did since', async () => {
+  test('the first new cluster is kept (files 0600 in 0700 folders); the next starts from it, untouched by what the first did since', async () => {
     const first = await identity(join(root, 'a'));
     const path = clusterTemplatePath();
     expect(path.startsWith(join(root, '.cache', 'aetherlens-db'))).toBe(true);
-    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect((await stat(path)).mode & 0o777).toBe(0o700);
+    expect((await stat(join(path, 'global', 'pg_control'))).mode & 0o777).toBe(0o600);
     expect((await stat(join(path, '..'))).mode & 0o777).toBe(0o700);
     const second = await identity(join(root, 'b'));
     // initdb gives each cluster its own identifier: the same one means the template was unpacked.
@@ -47,14 +48,12 @@ describe('the cluster template', () => {
   });
 
   test('a damaged template is dropped, the cluster made by initdb, and a good template kept in its place', async () => {
-    const path = clusterTemplatePath();
-    const good = await readFile(path);
-    await writeFile(path, good.subarray(0, 1000));
+    const control = join(clusterTemplatePath(), 'global', 'pg_control');
+    await truncate(control, 100);
     const made = await identity(join(root, 'c'));
     expect(made.tables).toBe(0);
     expect(made.extension).toMatch(/^2\./);
-    const kept = await readFile(path);
-    expect(kept.length).toBeGreaterThan(1000);
+    expect((await readFile(control)).length).toBeGreaterThan(100);
     const next = await identity(join(root, 'd'));
     expect(next.system).toBe(made.system);
   });
@@ -66,12 +65,12 @@ describe('the cluster template', () => {
     expect(made.exitCode).toBe(0);
     const path = join(home, '.cache', 'aetherlens-db');
     expect(made.stdout).toContain(`made the embedded cluster template ${path}`);
-    const [file] = await readdir(path);
-    const bytes = await stat(join(path, file!));
-    expect(bytes.mode & 0o777).toBe(0o600);
-    expect(bytes.size).toBeGreaterThan(1_000_000);
+    const [template] = await readdir(path);
+    const control = await stat(join(path, template!, 'global', 'pg_control'));
+    expect(control.mode & 0o777).toBe(0o600);
+    expect((await readdir(join(path, template!, 'base'))).length).toBeGreaterThanOrEqual(3);
     const again = await runCli(['local', 'prepare'], { HOME: home });
     expect(again.stdout).toContain('already there');
-    expect((await stat(join(path, file!))).mtimeMs).toBe(bytes.mtimeMs);
+    expect((await stat(join(path, template!, 'global', 'pg_control'))).mtimeMs).toBe(control.mtimeMs);
   });
 });

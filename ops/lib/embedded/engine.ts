@@ -6,7 +6,7 @@ import { EngineError, EngineThread } from './engineThread.js';
 import { ENGINE_USER, WireServer } from './wire.js';
 import { checkDataDir, embeddedPaths, ENGINE_ID, ENGINE_PG_MAJOR, type EngineStamp } from './layout.js';
 import { randomPassword } from './password.js';
-import { clusterTemplatePath, dropClusterTemplate, readClusterTemplate, saveClusterTemplate } from './clusterTemplate.js';
+import { clusterTemplatePath, copyClusterTemplate, dropClusterTemplate, hasClusterTemplate, saveClusterTemplate } from './clusterTemplate.js';
 import { OpsError } from '../errors.js';
 import type { ConnectionInfo } from '../connection.js';
 
@@ -91,26 +91,58 @@ async function loadTimescale(db: EngineThread): Promise<void> {
 }
 
 /**
+ * Makes a new cluster in an empty PGDATA (initdb, then the extension) and keeps it as the template
+ * for the next new cluster (clusterTemplate.ts): copied once the engine has closed it cleanly.
+ * False when the template could not be written (a cache: the cluster is made all the same).
+ */
+async function initClusterAsTemplate(pgdata: string, templatePath?: string): Promise<boolean> {
+  const db = await EngineThread.start(pgdata);
+  try {
+    await loadTimescale(db);
+  } finally {
+    await db.close();
+  }
+  // initdb leaves PGDATA 0750 with files 0640; the template, and every copy of it, is private.
+  await makePrivate(pgdata);
+  return saveClusterTemplate(pgdata, templatePath);
+}
+
+/**
+ * The engine on PGDATA. A new PGDATA is copied from the cluster template; a template the engine
+ * cannot start from is dropped, and initdb runs as it would without one.
+ */
+async function startEngine(pgdata: string, isNew: boolean): Promise<EngineThread> {
+  if (!isNew) return EngineThread.start(pgdata);
+  if (await copyClusterTemplate(pgdata)) {
+    try {
+      return await EngineThread.start(pgdata);
+    } catch {
+      await dropClusterTemplate();
+      await rm(pgdata, { recursive: true, force: true });
+      await mkdir(pgdata, { recursive: true, mode: 0o700 });
+    }
+  }
+  await initClusterAsTemplate(pgdata);
+  return EngineThread.start(pgdata);
+}
+
+/**
  * Makes the cluster template now if there is none (`npm install` runs this through
- * `local prepare`), so that a user's first quickstart unpacks a cluster instead of waiting for
+ * `local prepare`), so that a user's first quickstart copies a cluster instead of waiting for
  * initdb. Nothing is made when a template is already there.
  */
 export async function prepareClusterTemplate(): Promise<{ template: 'made' | 'present' | 'unwritable'; path: string }> {
   const path = clusterTemplatePath();
-  if (await stat(path).then((s) => s.isFile(), () => false)) return { template: 'present', path };
+  if (await hasClusterTemplate(path)) return { template: 'present', path };
   const releaseUmask = holdPrivateUmask();
   const scratch = await mkdtemp(join(tmpdir(), 'aetherlens-template-'));
   try {
-    const db = await EngineThread.start(join(scratch, 'pgdata')).catch((error: unknown) => {
+    const pgdata = join(scratch, 'pgdata');
+    await mkdir(pgdata, { mode: 0o700 });
+    const saved = await initClusterAsTemplate(pgdata, path).catch((error: unknown) => {
       throw new OpsError('ENGINE', `the embedded engine could not make a new cluster in ${scratch}: ${(error as Error).message}`, { cause: error });
     });
-    try {
-      await loadTimescale(db);
-      const saved = await saveClusterTemplate(await db.template(), path);
-      return { template: saved ? 'made' : 'unwritable', path };
-    } finally {
-      await db.close().catch(() => {});
-    }
+    return { template: saved ? 'made' : 'unwritable', path };
   } finally {
     await rm(scratch, { recursive: true, force: true }).catch(() => {});
     releaseUmask();
@@ -130,21 +162,11 @@ export async function openEmbeddedEngine(options: { dataDir: string; listen?: En
   if (listen.kind === 'tcp') await assertPortFree(listen.host, listen.port);
   const releaseUmask = holdPrivateUmask();
   let db: EngineThread | undefined;
-  let template: Uint8Array | undefined;
   let socketDir: string | undefined;
   try {
     await mkdir(paths.pgdata, { recursive: true, mode: 0o700 });
     try {
-      template = state === 'new' ? await readClusterTemplate() : undefined;
-      db = await EngineThread.start(paths.pgdata, template ? { template } : {}).catch(async (error: unknown) => {
-        if (!template) throw error;
-        // A template this engine cannot start from is dropped, and initdb runs as it would without one.
-        template = undefined;
-        await dropClusterTemplate();
-        await rm(paths.pgdata, { recursive: true, force: true });
-        await mkdir(paths.pgdata, { recursive: true, mode: 0o700 });
-        return EngineThread.start(paths.pgdata);
-      });
+      db = await startEngine(paths.pgdata, state === 'new');
     } catch (error) {
       if (!(error instanceof EngineError)) throw error;
       throw new OpsError('ENGINE', `the embedded engine could not open ${paths.pgdata}: ${(error as Error).message}; the directory was not modified by aetherlens-db`, { cause: error });
@@ -154,9 +176,6 @@ export async function openEmbeddedEngine(options: { dataDir: string; listen?: En
     if (((await stat(paths.pgdata)).mode & 0o077) !== 0) await makePrivate(paths.root);
     else await chmod(paths.root, 0o700);
     await loadTimescale(db);
-    // A new cluster made by initdb becomes the template for the next: with the extension, whose
-    // creation costs as much again as initdb.
-    if (state === 'new' && !template) await saveClusterTemplate(await db.template());
     if (state === 'new') {
       const stamp: EngineStamp = { engine: ENGINE_ID, pgMajor: ENGINE_PG_MAJOR, createdAt: new Date().toISOString() };
       await writeFile(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`, { mode: 0o600 });

@@ -8,8 +8,6 @@ export type EngineRequest = { id: number } & (
   | { op: 'sync' }
   /** The WebAssembly pg_dump's plain SQL output. */
   | { op: 'dump'; args: string[] }
-  /** PGlite's tar of the whole cluster (clusterTemplate.ts). */
-  | { op: 'template' }
   | { op: 'close' }
 );
 
@@ -38,8 +36,6 @@ export interface Results<R = Record<string, unknown>> {
 /** What a new engine thread is given. */
 export interface EngineWorkerData {
   pgdata: string;
-  /** A cluster to unpack into a new PGDATA instead of running initdb (clusterTemplate.ts). */
-  template?: Uint8Array;
   /** PGlite's WebAssembly, compiled once by the main thread (engineThread.ts). */
   wasmModule?: WebAssembly.Module;
 }

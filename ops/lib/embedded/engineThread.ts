@@ -65,14 +65,14 @@ export class EngineThread {
   }
 
   /**
-   * Opens PGDATA in a new worker; rejects with the engine's own error when it cannot. A new
-   * PGDATA is unpacked from `template` (clusterTemplate.ts) instead of running initdb.
+   * Opens PGDATA in a new worker (an empty one gets initdb); rejects with the engine's own error
+   * when it cannot.
    */
-  static async start(pgdata: string, options: { template?: Uint8Array } = {}): Promise<EngineThread> {
+  static async start(pgdata: string): Promise<EngineThread> {
     // The engine's own prints stay out of our output (--json must stay JSON); its failures
     // arrive as errors on the worker, and from there in our messages.
     const wasmModule = await engineModule();
-    const workerData: EngineWorkerData = { pgdata, ...options, ...(wasmModule ? { wasmModule } : {}) };
+    const workerData: EngineWorkerData = { pgdata, ...(wasmModule ? { wasmModule } : {}) };
     const worker = new Worker(WORKER_ENTRY, { workerData, stdout: true, stderr: true });
     worker.stdout.resume();
     worker.stderr.resume();
@@ -98,7 +98,7 @@ export class EngineThread {
   }
 
   /**
-   * In-process calls (query, exec, dump, template, sync) wait until `until` settles: the wire
+   * In-process calls (query, exec, dump, sync) wait until `until` settles: the wire
    * server resetting the session a departing client used. Raw protocol calls do not wait.
    */
   holdFor(until: Promise<unknown>): void {
@@ -133,12 +133,6 @@ export class EngineThread {
   async syncToFs(waitForHold = true): Promise<void> {
     if (waitForHold) await this.held;
     return this.call({ op: 'sync' }) as Promise<void>;
-  }
-
-  /** The whole cluster as PGlite's tar, which start() can unpack into a new PGDATA. */
-  async template(): Promise<Uint8Array> {
-    await this.held;
-    return this.call({ op: 'template' }) as Promise<Uint8Array>;
   }
 
   /** The in-process pg_dump's plain SQL output. */

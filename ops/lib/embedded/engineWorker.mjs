@@ -1,5 +1,4 @@
 // @ts-check
-/* global Blob */
 /*
  * The embedded engine's own thread. PGlite runs a statement synchronously in WebAssembly: on the
  * main thread a 30 s statement froze signal handlers, lock checks and timers for 30 s. Here it
@@ -24,7 +23,7 @@ import { timescaledb } from '@electric-sql/pglite/timescaledb';
 const ERROR_FIELDS = ['code', 'detail', 'hint', 'position', 'where', 'severity'];
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
-const { pgdata, template, wasmModule } = /** @type {EngineWorkerData} */ (workerData);
+const { pgdata, wasmModule } = /** @type {EngineWorkerData} */ (workerData);
 
 let forwarding = false;
 
@@ -102,10 +101,6 @@ async function answer(db, request) {
       const bytes = new Uint8Array(await file.arrayBuffer());
       return { value: bytes, transfer: [bytes.buffer] };
     }
-    case 'template': {
-      const bytes = new Uint8Array(await (await db.dumpDataDir('none')).arrayBuffer());
-      return { value: bytes, transfer: [bytes.buffer] };
-    }
     case 'close':
       await db.close();
       return { value: null, transfer: [] };
@@ -118,7 +113,6 @@ try {
   db = await PGlite.create({
     dataDir: pgdata,
     extensions: { timescaledb },
-    ...(template ? { loadDataDir: new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (template)]) } : {}),
     ...(wasmModule ? { wasmModule } : {}),
   });
 } catch (error) {
