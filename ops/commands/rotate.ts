@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { resolveRetention, rotate, type RotateResult } from '../lib/index.js';
+import { rotate, type RotateResult } from '../lib/index.js';
 import { loggerFor, output, settingsFrom, type GlobalOptions } from './context.js';
 
 function formatRotate(r: RotateResult): string {
@@ -25,7 +25,6 @@ export const rotateCommand = new Command('rotate')
   .option('--json', 'print the plan as JSON')
   .action(async (options: GlobalOptions & { keepDaily?: string; keepWeekly?: string; keepMonthly?: string; dryRun?: boolean }) => {
     const settings = settingsFrom(options);
-    const policy = resolveRetention(options);
-    const result = await rotate({ dir: settings.backupDir, policy, dryRun: options.dryRun === true, logger: loggerFor(options) });
+    const result = await rotate({ dir: settings.backupDir, policy: settings.retention, dryRun: options.dryRun === true, logger: loggerFor(options) });
     output(options, result, formatRotate);
   });

@@ -5,6 +5,8 @@ export { consoleLogger, jsonLogger, memoryLogger, silentLogger, type Logger } fr
 export { parseDatabaseUrl, describeConnection, connectionUrl, redact, type ConnectionInfo } from './connection.js';
 export { rememberSecret, rememberUrlSecrets, rememberEnvironmentSecrets } from './secrets.js';
 export { resolveSettings, type Settings, type TargetSpec, type CommonFlags } from './config.js';
+export { jobEnvironmentFrom } from './settings/childEnvironment.js';
+export { AETHERLENS_VARIABLES, STANDARD_VARIABLES, KNOWN_ENV, type Environment, type EnvironmentVariable } from './settings/variables.js';
 export { openTarget, withTarget } from './targets/open.js';
 export type { Target, TargetKind, ToolVersion, ToolVersions, DumpSession, DumpOptions, DumpFormat } from './targets/types.js';
 export { pgSqlClient, pgliteSqlClient, type SqlClient } from './targets/sqlClient.js';
