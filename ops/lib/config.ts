@@ -92,7 +92,8 @@ function resolveLockTimeout(env: Environment, problems: SettingsProblems): numbe
 }
 
 function resolveMaxBackupAge(flags: CommonFlags, env: Environment, problems: SettingsProblems): number | undefined {
-  const text = flags.maxAge ?? env.AETHERLENS_MAX_BACKUP_AGE;
+  // Empty counts as unset, as in the schedule's own settings.
+  const text = flags.maxAge ?? (env.AETHERLENS_MAX_BACKUP_AGE || undefined);
   if (text === undefined) return undefined;
   const seconds = parseDuration(text);
   if (seconds === undefined || seconds <= 0) {
