@@ -2,7 +2,9 @@ import type pg from 'pg';
 import { OpsError } from './errors.js';
 import type { ConnectionInfo } from './connection.js';
 import { connect } from './pg.js';
-import type { Edition } from './migrations/files.js';
+
+/** TimescaleDB's editions (`SHOW timescaledb.license`): community features need `timescale`. */
+export type Edition = 'apache' | 'timescale';
 
 /** The image production runs; named in every message that tells an operator what to install. */
 export const PRODUCTION_IMAGE = 'timescale/timescaledb:2.22.1-pg15';
