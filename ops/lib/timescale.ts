@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { OpsError } from './errors.js';
 import type { ConnectionInfo } from './connection.js';
-import { connect } from './pg.js';
+import { withClient } from './pg.js';
 
 /** TimescaleDB's editions (`SHOW timescaledb.license`): community features need `timescale`. */
 export type Edition = 'apache' | 'timescale';
@@ -63,14 +63,7 @@ export async function inspectTimescale(client: pg.Client, connection?: Connectio
  * runs on its own session, because the loaded library stays behind and would make a later
  * CREATE EXTENSION in the same session fail ("already loaded with another version").
  */
-async function withProbeClient<T>(connection: ConnectionInfo, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = await connect(connection);
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
+const withProbeClient = <T>(connection: ConnectionInfo, fn: (client: pg.Client) => Promise<T>): Promise<T> => withClient(connection, fn);
 
 async function probeLicenseIn(client: pg.Client): Promise<string | null> {
   await client.query('BEGIN');

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { OpsError } from '../errors.js';
 import type { ConnectionInfo } from '../connection.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { connect } from '../pg.js';
+import { withClient, withTransaction } from '../pg.js';
 import { assertCommunityEdition, assertTimescaleUsable, inspectTimescale, type TimescaleInfo } from '../timescale.js';
 import { loadMigrations, type MigrationFile } from './files.js';
 import { ensureLedger, ledgerExists, readLedger, recordMigration } from './ledger.js';
@@ -95,17 +95,16 @@ async function applyMigration(client: pg.Client, migration: ParsedMigration, app
   const record = (success: boolean) =>
     recordMigration(client, { version: migration.file.version, name: migration.file.name, checksum: migration.file.checksum, execution_ms: Math.round(performance.now() - started), success, applied_by: appliedBy });
   if (migration.transaction) {
-    await client.query('BEGIN');
-    for (const statement of migration.statements) {
-      try {
-        await client.query(statement.sql);
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw migrationError(migration, statement, error, false);
+    await withTransaction(client, async () => {
+      for (const statement of migration.statements) {
+        try {
+          await client.query(statement.sql);
+        } catch (error) {
+          throw migrationError(migration, statement, error, false);
+        }
       }
-    }
-    await record(true);
-    await client.query('COMMIT');
+      await record(true);
+    });
   } else {
     // One statement at a time: pg would wrap multi-statement text in one implicit transaction.
     for (const statement of migration.statements) {
@@ -145,8 +144,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   const logger = options.logger ?? silentLogger;
   const files = await loadMigrations(options.migrationsDir);
   requireKnownTarget(files, options.to);
-  const client = await connect(options.connection);
-  try {
+  return withClient(options.connection, async (client) => {
     const timescale = await inspectTimescale(client, options.connection);
     assertTimescaleUsable(timescale);
     if (await looksHandBuilt(client)) {
@@ -170,9 +168,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
       if (applied.length === 0) logger.info(`nothing to apply: the database is at ${head ?? 'no migrations'}`);
       return { dryRun: false, planned: locked.parsed.map(describePlanned), applied, headBefore, head, ...edition(timescale) };
     });
-  } finally {
-    await client.end().catch(() => {});
-  }
+  });
 }
 
 function edition(timescale: TimescaleInfo): { edition?: string } {
@@ -208,8 +204,7 @@ export interface StatusResult {
 /** What is applied, pending, drifted or unknown; reads only. */
 export async function migrationStatus(options: { connection: ConnectionInfo; migrationsDir?: string }): Promise<StatusResult> {
   const files = await loadMigrations(options.migrationsDir);
-  const client = await connect(options.connection);
-  try {
+  return withClient(options.connection, async (client) => {
     const timescale = await inspectTimescale(client, options.connection);
     const plan = planMigrations(files, await readLedger(client));
     return {
@@ -220,7 +215,5 @@ export async function migrationStatus(options: { connection: ConnectionInfo; mig
       ...edition(timescale),
       ...(timescale.installedVersion ? { timescaleVersion: timescale.installedVersion } : {}),
     };
-  } finally {
-    await client.end().catch(() => {});
-  }
+  });
 }
