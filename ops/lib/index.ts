@@ -26,7 +26,8 @@ export { checkDataDir, ENGINE_ID } from './embedded/layout.js';
 export { startScheduler, schedulerLockPath, type SchedulerOptions, type RunningScheduler } from './scheduler/scheduler.js';
 export { resolveScheduleSettings, parseDuration, defaultStatusFile, type ScheduleSettings, type ScheduleFlags, type JobSchedule } from './scheduler/settings.js';
 export { backupHealth, formatAge, type BackupHealth } from './scheduler/health.js';
-export { jobTargetEnv, targetLabel, targetSecrets } from './scheduler/realSteps.js';
+// jobTargetEnv and targetSecrets (realSteps.ts) gave way to jobEnvironmentFrom and Settings.secrets.
+export { targetLabel } from './scheduler/realSteps.js';
 export { lastVerifiedBackup } from './scheduler/verified.js';
 export { findJob, listJobs, SHIPPED_JOBS_DIR, type JobScript } from './scheduler/jobFiles.js';
 export { runJob, isNoise, type JobOutcome, type JobRunOptions } from './scheduler/jobRunner.js';
