@@ -18,7 +18,12 @@ describe('settings', () => {
 
   test('every problem is reported at once, naming the setting', () => {
     expect(() => resolveSettings({ container: 'bad name!' }, { AETHERLENS_BACKUP_DIRR: '/x', AETHERLENS_LOCK_TIMEOUT: 'soon' })).toThrowErrorMatchingInlineSnapshot(
-      `[OpsError: configuration has 3 problems: AETHERLENS_BACKUP_DIRR is not a setting aetherlens-db knows (known: AETHERLENS_DB_CONTAINER, AETHERLENS_DB_NAME, AETHERLENS_DB_USER, AETHERLENS_EMBEDDED_DIR, AETHERLENS_BACKUP_DIR, AETHERLENS_MIGRATIONS_DIR, …): check the spelling; container name "bad name!" is not a valid Docker name: use letters, digits, _ . -; AETHERLENS_LOCK_TIMEOUT must be a number of seconds from 0 to 3600]`,
+      `
+      [OpsError: configuration has 3 problems:
+        - AETHERLENS_BACKUP_DIRR is not a setting aetherlens-db knows (known: AETHERLENS_DB_CONTAINER, AETHERLENS_DB_NAME, AETHERLENS_DB_USER, AETHERLENS_EMBEDDED_DIR, AETHERLENS_BACKUP_DIR, AETHERLENS_MIGRATIONS_DIR, …): check the spelling
+        - container name "bad name!" is not a valid Docker name: use letters, digits, _ . -
+        - AETHERLENS_LOCK_TIMEOUT must be a number of seconds from 0 to 3600]
+    `,
     );
   });
 

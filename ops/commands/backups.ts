@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { formatAge, formatBytes, listCatalog, type CatalogEntry } from '../lib/index.js';
-import { output, settingsFrom, type GlobalOptions } from './context.js';
+import { output, settingsFrom, withTargetOptions, type GlobalOptions } from './context.js';
 
 interface Listed {
   id: string;
@@ -58,7 +58,8 @@ function formatList(dir: string, list: Listed[]): string {
   return `${table(rows)}\n${summary}`;
 }
 
-export const backupsCommand = new Command('backups')
+// The target flags too, as on every command: the catalog is the same whichever target wrote it.
+export const backupsCommand = withTargetOptions(new Command('backups'))
   .description('list the backups in the backup directory, newest first: time, size, versions, verified or not, age')
   .option('--dir <dir>', 'backup directory (or AETHERLENS_BACKUP_DIR; default .aetherlens/backups)')
   .option('--json', 'print the catalog as JSON (oldest first)')

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { resolveSettings, consoleLogger, stopBusyEngines, type Settings, type Logger } from '../lib/index.js';
+import { resolveSettings, consoleLogger, stopBusyEngines, type CommonFlags, type Settings, type Logger } from '../lib/index.js';
 
 /** Options every command shares: where the database is and how to print. */
 export interface GlobalOptions {
@@ -18,14 +18,18 @@ export function withTargetOptions(command: Command): Command {
     .option('--migrations-dir <dir>', 'folder holding versions/ and init/ (default: the bundled migrations)');
 }
 
-/** Settings resolved once from this command's flags and the environment. */
-export function settingsFrom(options: GlobalOptions): Settings {
-  return resolveSettings({
-    ...(options.container ? { container: options.container } : {}),
-    ...(options.embeddedDir ? { embeddedDir: options.embeddedDir } : {}),
-    ...(options.dir ? { dir: options.dir } : {}),
-    ...(options.migrationsDir ? { migrationsDir: options.migrationsDir } : {}),
-  });
+/** Flags some commands add to the common ones; each is a setting the resolver knows. */
+type SettingFlags = Pick<CommonFlags, 'jobsDir' | 'statusFile' | 'maxAge' | 'keepDaily' | 'keepWeekly' | 'keepMonthly'>;
+const SETTING_FLAGS = ['container', 'embeddedDir', 'dir', 'migrationsDir', 'jobsDir', 'statusFile', 'maxAge', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const;
+
+/**
+ * Settings resolved once from this command's flags and the environment; `schedule` asks for the
+ * scheduler's settings too, so that every problem is in the same one error.
+ */
+export function settingsFrom(options: GlobalOptions & SettingFlags, extra: Pick<CommonFlags, 'schedule'> = {}): Settings {
+  const flags: CommonFlags = { ...extra };
+  for (const name of SETTING_FLAGS) if (options[name]) flags[name] = options[name];
+  return resolveSettings(flags);
 }
 
 export function loggerFor(_options: GlobalOptions): Logger {

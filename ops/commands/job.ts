@@ -1,10 +1,8 @@
 import { Command } from 'commander';
-import { findJob, isNoise, jobTargetEnv, listJobs, OpsError, recordRun, redact, runJob, targetSecrets, parseDuration } from '../lib/index.js';
+import { findJob, isNoise, jobEnvironmentFrom, listJobs, OpsError, recordRun, redact, runJob, parseDuration } from '../lib/index.js';
 import { output, settingsFrom, withTargetOptions, type GlobalOptions } from './context.js';
 
 type JobOptions = GlobalOptions & { jobsDir?: string; timeout?: string };
-
-const jobsDirOf = (options: JobOptions) => options.jobsDir ?? process.env.AETHERLENS_JOBS_DIR;
 
 const run = withTargetOptions(new Command('run'))
   .description('run one job script now, as the scheduler would: a child process, its output here, exit 1 if it fails')
@@ -16,9 +14,8 @@ const run = withTargetOptions(new Command('run'))
     const settings = settingsFrom(options);
     const timeoutSeconds = parseDuration(options.timeout ?? '6h');
     if (timeoutSeconds === undefined || timeoutSeconds <= 0) throw new OpsError('USAGE', '--timeout must be a duration such as 90s, 45m or 2h');
-    const job = await findJob(name, jobsDirOf(options));
-    const secrets = targetSecrets(settings.target);
-    const clean = (text: string) => redact(text, secrets);
+    const job = await findJob(name, settings.jobsDir);
+    const clean = (text: string) => redact(text, settings.secrets);
     // Ctrl-C or a service stop: the job's whole process group gets SIGTERM and may clean up.
     const stop = new AbortController();
     const onSignal = () => stop.abort();
@@ -31,7 +28,7 @@ const run = withTargetOptions(new Command('run'))
         timeoutMs: timeoutSeconds * 1000,
         killGraceMs: 30_000,
         stop: stop.signal,
-        env: jobTargetEnv(settings),
+        environment: jobEnvironmentFrom(settings),
         redact: clean,
         // A crashing script's stack frames are not for the operator: its cause is in the last line.
         onLine: (stream, line) => (stream === 'stdout' ? process.stdout.write(`${line}\n`) : isNoise(line) ? undefined : process.stderr.write(`${line}\n`)),
@@ -49,7 +46,7 @@ const list = new Command('list')
   .option('--jobs-dir <dir>', 'your job scripts (or AETHERLENS_JOBS_DIR)')
   .option('--json', 'print the list as JSON')
   .action(async (options: JobOptions) => {
-    const jobs = await listJobs(jobsDirOf(options));
+    const jobs = await listJobs(settingsFrom(options).jobsDir);
     output(options, jobs, (l) => l.map((j) => `${j.name.padEnd(16)} ${j.origin.padEnd(8)} ${j.file}`).join('\n'));
   });
 

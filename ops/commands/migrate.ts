@@ -25,6 +25,7 @@ export const migrateCommand = withTargetOptions(new Command('migrate'))
         connection: target.connection,
         migrationsDir: settings.migrationsDir,
         lockTimeoutMs: settings.lockTimeoutMs,
+        appliedBy: settings.appliedBy,
         logger: loggerFor(options),
         ...(options.to !== undefined ? { to: options.to } : {}),
         ...(options.dryRun ? { dryRun: true } : {}),

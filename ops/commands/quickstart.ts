@@ -36,7 +36,7 @@ export const quickstartCommand = new Command('quickstart')
       dataDir: settings.target.dataDir,
       backupDir: settings.backupDir,
       logger: loggerFor(options),
-      ...(process.env.AETHERLENS_ADMIN_PASSWORD ? { adminPassword: process.env.AETHERLENS_ADMIN_PASSWORD } : {}),
+      ...(settings.adminPassword ? { adminPassword: settings.adminPassword } : {}),
     });
     const { adminPassword, ...shown } = report;
     output(options, shown, formatReport);

@@ -4,6 +4,7 @@ import {
   describeSession,
   formatAge,
   formatBytes,
+  formatCheck,
   formatSeconds,
   OpsError,
   parseBefore,
@@ -12,12 +13,11 @@ import {
   type RestoreSummary,
 } from '../lib/index.js';
 import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions, withInterrupt } from './context.js';
-import { formatCheck } from './verify.js';
 
 type RestoreFlags = GlobalOptions & { into?: string; yes?: boolean; force?: boolean; latestUnverified?: boolean; before?: string; updateTo?: string };
 
 /** What the person confirms: the backup against what is live now, after every check passed. */
-export function formatSummary(s: RestoreSummary): string {
+function formatSummary(s: RestoreSummary): string {
   const age = formatAge((Date.now() - new Date(s.backup.createdAt).getTime()) / 1000);
   const width = Math.max(5, ...s.rows.map((r) => r.table.length));
   const n = (v: number | null) => (v === null ? '-' : v.toLocaleString('en-US')).padStart(12);

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { resolveRetention, rotate, type RotateResult } from '../lib/index.js';
-import { loggerFor, output, settingsFrom, type GlobalOptions } from './context.js';
+import { rotate, type RotateResult } from '../lib/index.js';
+import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions } from './context.js';
 
 function formatRotate(r: RotateResult): string {
   const p = r.policy;
@@ -15,7 +15,8 @@ function formatRotate(r: RotateResult): string {
   return [header, ...lines, summary].join('\n');
 }
 
-export const rotateCommand = new Command('rotate')
+// The target flags too, as on every command: the catalog is the same whichever target wrote it.
+export const rotateCommand = withTargetOptions(new Command('rotate'))
   .description('delete old backups, grandfather-father-son by count over verified backups; --dry-run shows the plan')
   .option('--dir <dir>', 'backup directory (or AETHERLENS_BACKUP_DIR; default .aetherlens/backups)')
   .option('--keep-daily <n>', 'newest verified backup of each of the last N days that have one (or AETHERLENS_KEEP_DAILY; default 7)')
@@ -25,7 +26,6 @@ export const rotateCommand = new Command('rotate')
   .option('--json', 'print the plan as JSON')
   .action(async (options: GlobalOptions & { keepDaily?: string; keepWeekly?: string; keepMonthly?: string; dryRun?: boolean }) => {
     const settings = settingsFrom(options);
-    const policy = resolveRetention(options);
-    const result = await rotate({ dir: settings.backupDir, policy, dryRun: options.dryRun === true, logger: loggerFor(options) });
+    const result = await rotate({ dir: settings.backupDir, policy: settings.retention, dryRun: options.dryRun === true, logger: loggerFor(options) });
     output(options, result, formatRotate);
   });

@@ -1,21 +1,6 @@
 import { Command } from 'commander';
-import {
-  backupHealth,
-  formatAge,
-  jobTargetEnv,
-  jsonLogger,
-  lastVerifiedBackup,
-  parseDuration,
-  resolveRetention,
-  resolveScheduleSettings,
-  startScheduler,
-  targetLabel,
-  targetSecrets,
-  OpsError,
-  type BackupHealth,
-  type ScheduleFlags,
-} from '../lib/index.js';
-import { output, settingsFrom, withTargetOptions, type GlobalOptions } from './context.js';
+import { jobEnvironmentFrom, jsonLogger, startScheduler, targetLabel, type ScheduleFlags } from '../lib/index.js';
+import { settingsFrom, withTargetOptions, type GlobalOptions } from './context.js';
 
 type ScheduleOptions = GlobalOptions & Omit<ScheduleFlags, 'drill' | 'rotate' | 'catchUp'> & { drill: boolean; rotate: boolean; catchUp: boolean };
 
@@ -39,7 +24,6 @@ export const scheduleCommand = withTargetOptions(new Command('schedule'))
   .option('--max-age <duration>', 'the last verified backup is stale beyond this (or AETHERLENS_MAX_BACKUP_AGE; default 1.5 × the interval)')
   .option('--grace <duration>', 'on SIGTERM/SIGINT, how long running jobs may finish before they are stopped (default 60s)')
   .action(async (options: ScheduleOptions, command: Command) => {
-    const settings = settingsFrom(options);
     // --no-X defaults to true in commander: only a flag actually given may override the config file.
     const given = (name: string) => command.getOptionValueSource(name) === 'cli';
     const flags: ScheduleFlags = {
@@ -60,16 +44,16 @@ export const scheduleCommand = withTargetOptions(new Command('schedule'))
       ...(options.maxAge ? { maxAge: options.maxAge } : {}),
       ...(options.grace ? { grace: options.grace } : {}),
     };
-    const schedule = resolveScheduleSettings(flags, { backupDir: settings.backupDir, targetKind: settings.target.kind });
-    // The backup job rotates with these: checked now, not at the first rotation in the night.
-    resolveRetention({});
+    // One resolution for the target, the schedule and the retention the backup job rotates with:
+    // every problem is reported now, not at the first rotation in the night.
+    const settings = settingsFrom(options, { schedule: flags });
     const scheduler = await startScheduler({
-      settings: schedule,
+      settings: settings.schedule!,
       targetLabel: targetLabel(settings.target),
       backupDir: settings.backupDir,
       logger: jsonLogger(),
-      secrets: targetSecrets(settings.target),
-      jobEnv: jobTargetEnv(settings),
+      secrets: settings.secrets,
+      jobEnvironment: jobEnvironmentFrom(settings),
     });
     const onSignal = (signal: NodeJS.Signals) => void scheduler.stop(signal);
     process.on('SIGTERM', onSignal);
@@ -81,40 +65,3 @@ export const scheduleCommand = withTargetOptions(new Command('schedule'))
     process.exitCode = 0;
     setTimeout(() => process.exit(0), 3000).unref();
   });
-
-function formatHealth(h: BackupHealth): string {
-  const when = (iso: string | undefined) => (iso ? iso.replace(/\.\d{3}Z$/, 'Z') : '-');
-  const lines = [
-    `backups: ${h.state.toUpperCase()}: ${h.message}`,
-    `scheduler: ${h.scheduler.running ? `running (pid ${h.scheduler.pid} on ${h.scheduler.host}, since ${when(h.scheduler.since)})` : 'not running'}`,
-  ];
-  if (h.lastVerified) lines.push(`last verified: ${h.lastVerified.name}, taken ${when(h.lastVerified.createdAt)}${h.lastVerified.restoreSeconds !== undefined ? `, restore drill ${h.lastVerified.restoreSeconds} s` : ''}`);
-  if (h.lastAttempt) lines.push(`last attempt: ${when(h.lastAttempt.startedAt)} ${h.lastAttempt.verdict} (${h.lastAttempt.trigger}, ${h.lastAttempt.seconds} s)`);
-  if (h.lastSuccess) lines.push(`last success: ${when(h.lastSuccess.at)} ${h.lastSuccess.backup} (${h.lastSuccess.bytes} bytes in ${h.lastSuccess.seconds} s)`);
-  if (h.lastError) lines.push(`last error: ${when(h.lastError.at)} ${h.lastError.step}: ${h.lastError.message}`);
-  if (h.nextRuns.length > 0) lines.push(`next runs: ${h.nextRuns.map((r) => `${when(r.at)}${r.reason === 'dst-gap' ? ' (replaces a slot skipped by DST)' : ''}`).join(', ')}`);
-  lines.push(`age limit: ${formatAge(h.maxAgeSeconds)}; status file: ${h.statusFile}`);
-  return lines.join('\n');
-}
-
-/**
- * `aetherlens-db status --backups`: how old the last verified backup is, from the scheduler's
- * status file. Exit 1 when it is older than the limit, so cron, systemd or a monitor can act.
- */
-export async function statusBackups(options: GlobalOptions & { statusFile?: string; maxAge?: string }): Promise<void> {
-  const settings = settingsFrom(options);
-  const maxAgeText = options.maxAge ?? process.env.AETHERLENS_MAX_BACKUP_AGE;
-  const maxAgeSeconds = maxAgeText === undefined ? undefined : parseDuration(maxAgeText);
-  if (maxAgeText !== undefined && (maxAgeSeconds === undefined || maxAgeSeconds <= 0)) {
-    throw new OpsError('CONFIG', `${options.maxAge !== undefined ? '--max-age' : 'AETHERLENS_MAX_BACKUP_AGE'} must be a duration such as 90s, 45m, 36h or 2d`);
-  }
-  const statusFile = options.statusFile ?? process.env.AETHERLENS_STATUS_FILE;
-  const health = await backupHealth({
-    backupDir: settings.backupDir,
-    ...(statusFile ? { statusFile } : {}),
-    ...(maxAgeSeconds !== undefined ? { maxAgeSeconds } : {}),
-    catalog: () => lastVerifiedBackup(settings.backupDir),
-  });
-  output(options, health, formatHealth);
-  if (!health.ok) process.exitCode = 1;
-}

@@ -43,7 +43,7 @@ export const seedCommand = withTargetOptions(new Command('seed'))
           ...(num(options.randomSeed) !== undefined ? { seed: num(options.randomSeed)! } : {}),
           ...(options.end !== undefined ? { end: options.end } : {}),
           ...(options.replace ? { replace: true } : {}),
-          ...(process.env.AETHERLENS_ADMIN_PASSWORD ? { adminPassword: process.env.AETHERLENS_ADMIN_PASSWORD } : {}),
+          ...(settings.adminPassword ? { adminPassword: settings.adminPassword } : {}),
           signal,
         }, loggerFor(options)));
       const { adminPassword, ...rest } = summary;

@@ -1,7 +1,6 @@
 import { Command } from 'commander';
-import { migrationStatus, withTarget, type StatusResult } from '../lib/index.js';
+import { backupHealth, formatAge, lastVerifiedBackup, migrationStatus, withTarget, type BackupHealth, type StatusResult } from '../lib/index.js';
 import { output, settingsFrom, withTargetOptions, type GlobalOptions } from './context.js';
-import { statusBackups } from './schedule.js';
 
 function formatStatus(status: StatusResult): string {
   const rows = status.migrations.map((m) => `  ${String(m.version).padStart(3, '0')} ${m.name.padEnd(28)} ${m.state}${m.adopted ? ' (adopted)' : ''}${m.appliedAt ? `  ${m.appliedAt}` : ''}`);
@@ -10,6 +9,37 @@ function formatStatus(status: StatusResult): string {
     ...rows,
     ...status.problems.map((p) => `problem: ${p}`),
   ].join('\n');
+}
+
+function formatHealth(h: BackupHealth): string {
+  const when = (iso: string | undefined) => (iso ? iso.replace(/\.\d{3}Z$/, 'Z') : '-');
+  const lines = [
+    `backups: ${h.state.toUpperCase()}: ${h.message}`,
+    `scheduler: ${h.scheduler.running ? `running (pid ${h.scheduler.pid} on ${h.scheduler.host}, since ${when(h.scheduler.since)})` : 'not running'}`,
+  ];
+  if (h.lastVerified) lines.push(`last verified: ${h.lastVerified.name}, taken ${when(h.lastVerified.createdAt)}${h.lastVerified.restoreSeconds !== undefined ? `, restore drill ${h.lastVerified.restoreSeconds} s` : ''}`);
+  if (h.lastAttempt) lines.push(`last attempt: ${when(h.lastAttempt.startedAt)} ${h.lastAttempt.verdict} (${h.lastAttempt.trigger}, ${h.lastAttempt.seconds} s)`);
+  if (h.lastSuccess) lines.push(`last success: ${when(h.lastSuccess.at)} ${h.lastSuccess.backup} (${h.lastSuccess.bytes} bytes in ${h.lastSuccess.seconds} s)`);
+  if (h.lastError) lines.push(`last error: ${when(h.lastError.at)} ${h.lastError.step}: ${h.lastError.message}`);
+  if (h.nextRuns.length > 0) lines.push(`next runs: ${h.nextRuns.map((r) => `${when(r.at)}${r.reason === 'dst-gap' ? ' (replaces a slot skipped by DST)' : ''}`).join(', ')}`);
+  lines.push(`age limit: ${formatAge(h.maxAgeSeconds)}; status file: ${h.statusFile}`);
+  return lines.join('\n');
+}
+
+/**
+ * `aetherlens-db status --backups`: how old the last verified backup is, from the scheduler's
+ * status file. Exit 1 when it is older than the limit, so cron, systemd or a monitor can act.
+ */
+async function statusBackups(options: GlobalOptions & { statusFile?: string; maxAge?: string }): Promise<void> {
+  const settings = settingsFrom(options);
+  const health = await backupHealth({
+    backupDir: settings.backupDir,
+    ...(settings.statusFile ? { statusFile: settings.statusFile } : {}),
+    ...(settings.maxBackupAgeSeconds !== undefined ? { maxAgeSeconds: settings.maxBackupAgeSeconds } : {}),
+    catalog: () => lastVerifiedBackup(settings.backupDir),
+  });
+  output(options, health, formatHealth);
+  if (!health.ok) process.exitCode = 1;
 }
 
 export const statusCommand = withTargetOptions(new Command('status'))

@@ -1,6 +1,5 @@
 import { Command } from 'commander';
-import { formatSeconds, OpsError, upgrade, type UpgradeReport } from '../lib/index.js';
-import { formatCheck } from './verify.js';
+import { formatCheck, formatSeconds, OpsError, upgrade, type UpgradeReport } from '../lib/index.js';
 import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions, withInterrupt } from './context.js';
 
 type UpgradeFlags = GlobalOptions & { backupFirst?: boolean; to?: string };

@@ -1,15 +1,11 @@
 import { Command } from 'commander';
-import { drill, formatAge, formatBytes, formatSeconds, OpsError, type CheckResult, type DrillReport } from '../lib/index.js';
+import { drill, formatAge, formatBytes, formatCheck, formatSeconds, OpsError, type DrillReport } from '../lib/index.js';
 import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions, withInterrupt } from './context.js';
 
 /** How many differences the text output lists; --json has them all. */
 const SHOWN_DIFFERENCES = 20;
 
-export function formatCheck(c: CheckResult): string {
-  return `  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(21)} ${c.detail}`;
-}
-
-export function formatDrill(r: DrillReport): string {
+function formatDrill(r: DrillReport): string {
   const lines = [`verify ${r.backup.id} (${formatBytes(r.backup.bytes)}): ${r.ok ? 'PASSED' : 'FAILED'}`, ...r.checks.map(formatCheck)];
   if (!r.ok) {
     lines.push('what differs (backup → restored):');

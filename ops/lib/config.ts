@@ -1,7 +1,12 @@
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { OpsError } from './errors.js';
 import { parseDatabaseUrl, type ConnectionInfo } from './connection.js';
 import { DEFAULT_MIGRATIONS_DIR } from './migrations/files.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from './lockTimeout.js';
+import { collectRetention, type RetentionFlags, type RetentionPolicy } from './backup/rotation.js';
+import { collectScheduleSettings, parseDuration, type ScheduleFlags, type ScheduleSettings } from './scheduler/settings.js';
+import { SettingsProblems } from './settings/problems.js';
+import { KNOWN_ENV, SECRET_VARIABLES, type Environment } from './settings/variables.js';
 
 /** Where the database lives (DESIGN section 2). */
 export type TargetSpec =
@@ -16,96 +21,131 @@ export interface Settings {
   /** Directory of pg_dump/pg_restore/psql on the host, when not on PATH. */
   pgBinDir?: string;
   lockTimeoutMs: number;
+  /** Grandfather-father-son counts: checked at every start, used by rotate and the backup job. */
+  retention: RetentionPolicy;
+  /** The password `seed` and `quickstart` give a new admin user (AETHERLENS_ADMIN_PASSWORD). */
+  adminPassword?: string;
+  /** The operator's job scripts (--jobs-dir / AETHERLENS_JOBS_DIR). */
+  jobsDir?: string;
+  /** The scheduler's status file, when one is named (--status-file / AETHERLENS_STATUS_FILE). */
+  statusFile?: string;
+  /** Older than this, the last verified backup is stale (--max-age / AETHERLENS_MAX_BACKUP_AGE). */
+  maxBackupAgeSeconds?: number;
+  /** Who applies migrations, for the ledger's applied_by: USER@host. */
+  appliedBy: string;
+  /** Passwords that must never reach a log, a status file or a webhook. */
+  secrets: string[];
+  /** The schedule, when the command asked for it (`schedule`). */
+  schedule?: ScheduleSettings;
+  /** The environment this was resolved from; child processes get theirs from here (childEnvironment.ts). */
+  environment: Environment;
 }
 
 /** Flags every command accepts; commander gives them to us already named. */
-export interface CommonFlags {
+export interface CommonFlags extends RetentionFlags {
   databaseUrl?: string;
   container?: string;
   embeddedDir?: string;
   dir?: string;
   migrationsDir?: string;
+  jobsDir?: string;
+  statusFile?: string;
+  maxAge?: string;
+  /** Given by `schedule` only: resolve its settings too, into the same one error. */
+  schedule?: ScheduleFlags;
 }
 
-/** Every AETHERLENS_* variable we read; any other is a typo worth reporting. */
-export const KNOWN_ENV = [
-  'AETHERLENS_DB_CONTAINER',
-  'AETHERLENS_DB_NAME',
-  'AETHERLENS_DB_USER',
-  'AETHERLENS_EMBEDDED_DIR',
-  'AETHERLENS_BACKUP_DIR',
-  'AETHERLENS_MIGRATIONS_DIR',
-  'AETHERLENS_LOCK_TIMEOUT',
-  'AETHERLENS_ADMIN_PASSWORD',
-  'AETHERLENS_APT_STATE',
-  'AETHERLENS_SCHEDULE_CONFIG',
-  'AETHERLENS_BACKUP_CRON',
-  'AETHERLENS_TIMEZONE',
-  'AETHERLENS_PING_URL',
-  'AETHERLENS_WEBHOOK_URL',
-  'AETHERLENS_PROM_FILE',
-  'AETHERLENS_STATUS_FILE',
-  'AETHERLENS_KEEP_DAILY',
-  'AETHERLENS_KEEP_WEEKLY',
-  'AETHERLENS_KEEP_MONTHLY',
-  'AETHERLENS_MAX_BACKUP_AGE',
-  'AETHERLENS_PING_URL_FILE',
-  'AETHERLENS_WEBHOOK_URL_FILE',
-  'AETHERLENS_JOBS_DIR',
-  'AETHERLENS_DRILL_CRON',
-  // Set by the scheduler for the job scripts it runs (see ops/jobs/).
-  'AETHERLENS_JOB_RUN',
-  'AETHERLENS_NODE',
-  'AETHERLENS_DB_CLI',
-  'AETHERLENS_BACKUP_DRILL',
-  'AETHERLENS_BACKUP_ROTATE',
-  'AETHERLENS_DRILL_MIN_AGE_HOURS',
-] as const;
+export { KNOWN_ENV };
 
 export const DEFAULT_EMBEDDED_DIR = '.aetherlens/embedded';
 export const DEFAULT_BACKUP_DIR = '.aetherlens/backups';
 
-/**
- * Resolves flags, then environment, then defaults into one validated Settings. Every problem is
- * collected and reported in one error that names each setting and its fix.
- */
-export function resolveSettings(flags: CommonFlags, env: NodeJS.ProcessEnv = process.env): Settings {
-  const problems: string[] = [];
-  const unknown = Object.keys(env).filter((k) => k.startsWith('AETHERLENS_') && !(KNOWN_ENV as readonly string[]).includes(k));
-  for (const key of unknown) problems.push(`${key} is not a setting aetherlens-db knows (known: ${KNOWN_ENV.slice(0, 6).join(', ')}, …): check the spelling`);
-
+function resolveTarget(flags: CommonFlags, env: Environment, problems: SettingsProblems): TargetSpec | undefined {
   const databaseUrl = flags.databaseUrl ?? env.DATABASE_URL;
   const container = flags.container ?? env.AETHERLENS_DB_CONTAINER;
-  let target: TargetSpec | undefined;
   if (databaseUrl && container) {
-    problems.push('both a server (DATABASE_URL / --database-url) and a container (--container / AETHERLENS_DB_CONTAINER) are set: choose one');
-  } else if (databaseUrl) {
-    try {
-      target = { kind: 'server', connection: parseDatabaseUrl(databaseUrl, flags.databaseUrl ? '--database-url' : 'DATABASE_URL') };
-    } catch (error) {
-      problems.push((error as Error).message);
+    problems.add('both a server (DATABASE_URL / --database-url) and a container (--container / AETHERLENS_DB_CONTAINER) are set: choose one');
+    return undefined;
+  }
+  if (databaseUrl) {
+    const connection = problems.check(() => parseDatabaseUrl(databaseUrl, flags.databaseUrl ? '--database-url' : 'DATABASE_URL', env));
+    return connection && { kind: 'server', connection };
+  }
+  if (container) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(container)) {
+      problems.add(`container name "${container}" is not a valid Docker name: use letters, digits, _ . -`);
+      return undefined;
     }
-  } else if (container) {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(container)) problems.push(`container name "${container}" is not a valid Docker name: use letters, digits, _ . -`);
-    else target = { kind: 'docker', container, ...(env.AETHERLENS_DB_NAME ? { database: env.AETHERLENS_DB_NAME } : {}), ...(env.AETHERLENS_DB_USER ? { user: env.AETHERLENS_DB_USER } : {}) };
-  } else {
-    target = { kind: 'embedded', dataDir: resolve(flags.embeddedDir ?? env.AETHERLENS_EMBEDDED_DIR ?? DEFAULT_EMBEDDED_DIR) };
+    return { kind: 'docker', container, ...(env.AETHERLENS_DB_NAME ? { database: env.AETHERLENS_DB_NAME } : {}), ...(env.AETHERLENS_DB_USER ? { user: env.AETHERLENS_DB_USER } : {}) };
   }
+  return { kind: 'embedded', dataDir: resolve(flags.embeddedDir ?? env.AETHERLENS_EMBEDDED_DIR ?? DEFAULT_EMBEDDED_DIR) };
+}
 
-  let lockTimeoutMs = 120_000;
-  if (env.AETHERLENS_LOCK_TIMEOUT !== undefined) {
-    const seconds = Number(env.AETHERLENS_LOCK_TIMEOUT);
-    if (!Number.isFinite(seconds) || seconds < 0 || seconds > 3600) problems.push('AETHERLENS_LOCK_TIMEOUT must be a number of seconds from 0 to 3600');
-    else lockTimeoutMs = seconds * 1000;
+function resolveLockTimeout(env: Environment, problems: SettingsProblems): number {
+  if (env.AETHERLENS_LOCK_TIMEOUT === undefined) return DEFAULT_LOCK_TIMEOUT_MS;
+  const seconds = Number(env.AETHERLENS_LOCK_TIMEOUT);
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 3600) {
+    problems.add('AETHERLENS_LOCK_TIMEOUT must be a number of seconds from 0 to 3600');
+    return DEFAULT_LOCK_TIMEOUT_MS;
   }
-  if (problems.length > 0 || !target) {
-    throw new OpsError('CONFIG', problems.length === 1 ? problems[0]! : `configuration has ${problems.length} problems: ${problems.join('; ')}`);
+  return seconds * 1000;
+}
+
+function resolveMaxBackupAge(flags: CommonFlags, env: Environment, problems: SettingsProblems): number | undefined {
+  // Empty counts as unset, as in the schedule's own settings.
+  const text = flags.maxAge ?? (env.AETHERLENS_MAX_BACKUP_AGE || undefined);
+  if (text === undefined) return undefined;
+  const seconds = parseDuration(text);
+  if (seconds === undefined || seconds <= 0) {
+    problems.add(`${flags.maxAge !== undefined ? '--max-age' : 'AETHERLENS_MAX_BACKUP_AGE'} must be a duration such as 90s, 45m, 36h or 2d`);
+    return undefined;
   }
+  return seconds;
+}
+
+/** Passwords the target and the environment carry (URL tokens are remembered by secrets.ts). */
+function settingsSecrets(target: TargetSpec | undefined, env: Environment): string[] {
+  const values = SECRET_VARIABLES.filter((v) => v.secret === 'value').map((v) => env[v.name]);
+  return [target?.kind === 'server' ? target.connection.password : undefined, ...values].filter((s): s is string => Boolean(s));
+}
+
+/**
+ * Resolves flags, then environment, then defaults into one validated Settings: the one place that
+ * reads the process environment (test/settings/processEnv.test.ts keeps it so). Every problem, the
+ * schedule's and the retention's included, is collected and reported in one CONFIG error with a
+ * line per problem that names the setting and its fix.
+ */
+export function resolveSettings(flags: CommonFlags, env: Environment = process.env): Settings {
+  const problems = new SettingsProblems();
+  const unknown = Object.keys(env).filter((k) => k.startsWith('AETHERLENS_') && !(KNOWN_ENV as readonly string[]).includes(k));
+  for (const key of unknown) problems.add(`${key} is not a setting aetherlens-db knows (known: ${KNOWN_ENV.slice(0, 6).join(', ')}, …): check the spelling`);
+
+  const target = resolveTarget(flags, env, problems);
+  const lockTimeoutMs = resolveLockTimeout(env, problems);
+  const retention = collectRetention(flags, env, problems);
+  const maxBackupAgeSeconds = resolveMaxBackupAge(flags, env, problems);
+  const backupDir = resolve(flags.dir ?? env.AETHERLENS_BACKUP_DIR ?? DEFAULT_BACKUP_DIR);
+  const schedule = flags.schedule && target
+    ? collectScheduleSettings(flags.schedule, { env, backupDir, targetKind: target.kind }, problems)
+    : undefined;
+  problems.throwIfAny();
+
+  const jobsDir = flags.jobsDir ?? env.AETHERLENS_JOBS_DIR;
+  const statusFile = flags.statusFile ?? env.AETHERLENS_STATUS_FILE;
   return {
-    target,
-    backupDir: resolve(flags.dir ?? env.AETHERLENS_BACKUP_DIR ?? DEFAULT_BACKUP_DIR),
+    target: target!,
+    backupDir,
     migrationsDir: resolve(flags.migrationsDir ?? env.AETHERLENS_MIGRATIONS_DIR ?? DEFAULT_MIGRATIONS_DIR),
     ...(env.PG_BIN_DIR ? { pgBinDir: env.PG_BIN_DIR } : {}),
     lockTimeoutMs,
+    retention,
+    ...(env.AETHERLENS_ADMIN_PASSWORD ? { adminPassword: env.AETHERLENS_ADMIN_PASSWORD } : {}),
+    ...(jobsDir ? { jobsDir } : {}),
+    ...(statusFile ? { statusFile } : {}),
+    ...(maxBackupAgeSeconds !== undefined ? { maxBackupAgeSeconds } : {}),
+    appliedBy: `${env.USER ?? 'aetherlens-db'}@${hostname()}`,
+    secrets: settingsSecrets(target, env),
+    ...(schedule ? { schedule } : {}),
+    environment: { ...env },
   };
 }

@@ -1,6 +1,7 @@
 import { OpsError } from './errors.js';
 import { rememberSecret } from './secrets.js';
 import { isSslMode, SSL_MODES, tlsEnv, type TlsSettings } from './tls.js';
+import type { Environment } from './settings/variables.js';
 
 export { redact } from './secrets.js';
 
@@ -22,8 +23,12 @@ export interface ConnectionInfo {
 
 const SCHEMES = new Set(['postgres:', 'postgresql:']);
 
-/** Parses a DATABASE_URL. The error never repeats the URL, because it may carry a password. */
-export function parseDatabaseUrl(url: string, setting = 'DATABASE_URL'): ConnectionInfo {
+/**
+ * Parses a DATABASE_URL; what it leaves out comes from libpq's variables in `env` (PGUSER,
+ * PGPASSWORD, PGSSL*), as psql would take them. The error never repeats the URL, because it may
+ * carry a password.
+ */
+export function parseDatabaseUrl(url: string, setting = 'DATABASE_URL', env: Environment = {}): ConnectionInfo {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -40,8 +45,8 @@ export function parseDatabaseUrl(url: string, setting = 'DATABASE_URL'): Connect
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
   const host = parsed.searchParams.get('host') ?? decodeURIComponent(parsed.hostname);
   if (host === '') throw new OpsError('CONFIG', `${setting} has no host: expected postgres://USER:PASSWORD@HOST:PORT/DATABASE`);
-  const user = decodeURIComponent(parsed.username) || process.env.PGUSER || 'postgres';
-  const password = parsed.password === '' ? process.env.PGPASSWORD : decodeURIComponent(parsed.password);
+  const user = decodeURIComponent(parsed.username) || env.PGUSER || 'postgres';
+  const password = parsed.password === '' ? env.PGPASSWORD : decodeURIComponent(parsed.password);
   rememberSecret(password);
   return {
     host,
@@ -49,15 +54,15 @@ export function parseDatabaseUrl(url: string, setting = 'DATABASE_URL'): Connect
     user,
     ...(password !== undefined ? { password } : {}),
     database: database || user,
-    ...tlsSettings(parsed.searchParams, setting),
+    ...tlsSettings(parsed.searchParams, setting, env),
   };
 }
 
 /** sslmode and the certificate files, from the URL, else from libpq's environment variables. */
-function tlsSettings(params: URLSearchParams, setting: string): TlsSettings {
+function tlsSettings(params: URLSearchParams, setting: string, env: Environment): TlsSettings {
   const out: TlsSettings = {};
   for (const [key, variable] of [['sslmode', 'PGSSLMODE'], ['sslrootcert', 'PGSSLROOTCERT'], ['sslcert', 'PGSSLCERT'], ['sslkey', 'PGSSLKEY']] as const) {
-    const value = params.get(key) || process.env[variable];
+    const value = params.get(key) || env[variable];
     if (value) out[key] = value;
   }
   if (out.sslmode !== undefined && !isSslMode(out.sslmode)) {

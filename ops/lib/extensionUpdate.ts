@@ -1,6 +1,6 @@
 import type { ConnectionInfo } from './connection.js';
 import { OpsError } from './errors.js';
-import { connect, quoteLiteral, withClient } from './pg.js';
+import { quoteLiteral, withClient } from './pg.js';
 
 /** Orders TimescaleDB versions numerically ("2.9.0" < "2.22.1"); suffixes such as "-dev" sort first. */
 export function compareVersions(a: string, b: string): number {
@@ -65,14 +65,13 @@ export async function updateExtension(connection: ConnectionInfo, database: stri
   }
   if (target === before.installed) return { database, from: before.installed, to: before.installed, seconds: 0 };
   await beforeUpdate?.();
-  const client = await connect(connection, database);
-  try {
-    await client.query(`ALTER EXTENSION timescaledb UPDATE TO ${quoteLiteral(target!)}`);
-  } catch (error) {
-    throw new OpsError('EXTENSION', `ALTER EXTENSION timescaledb UPDATE TO '${target}' failed in database "${database}": ${(error as Error).message}; PostgreSQL rolled it back, the database is still at TimescaleDB ${before.installed}`, { cause: error });
-  } finally {
-    await client.end().catch(() => {});
-  }
+  await withClient(connection, async (client) => {
+    try {
+      await client.query(`ALTER EXTENSION timescaledb UPDATE TO ${quoteLiteral(target!)}`);
+    } catch (error) {
+      throw new OpsError('EXTENSION', `ALTER EXTENSION timescaledb UPDATE TO '${target}' failed in database "${database}": ${(error as Error).message}; PostgreSQL rolled it back, the database is still at TimescaleDB ${before.installed}`, { cause: error });
+    }
+  }, database);
   const after = await readExtensionVersions(connection, database);
   return { database, from: before.installed, to: after.installed, seconds: (performance.now() - started) / 1000 };
 }

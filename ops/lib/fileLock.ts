@@ -247,17 +247,24 @@ export async function acquireLock(
     listening.close();
     throw new OpsError('LOCK_HELD', `cannot write the lock's owner file ${ownerPath(path)}: ${(error as Error).message}`, { cause: error });
   }
-  let released = false;
   return {
     owner,
-    async release() {
-      if (released) return;
-      released = true;
+    release: releaseOnce(async () => {
       // While we still hold the lock, nobody else writes the owner file: remove it if it is ours.
       const current = await readLockOwner(path);
       if (current?.pid === owner.pid && current.since === owner.since) await rm(ownerPath(path), { force: true });
       listening.close();
-    },
+    }),
+  };
+}
+
+/** A lock's release: runs `close` the first time only, so a second release() is harmless. */
+function releaseOnce(close: () => void | Promise<void>): () => Promise<void> {
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    await close();
   };
 }
 
@@ -279,17 +286,7 @@ export async function acquireSharedLock(
     sharedCount += 1;
     const listening = await listen(`${name}/shared/${process.pid}-${sharedCount}`, owner);
     const exclusive = await probe(name);
-    if (!exclusive) {
-      let released = false;
-      return {
-        owner,
-        async release() {
-          if (released) return;
-          released = true;
-          listening.close();
-        },
-      };
-    }
+    if (!exclusive) return { owner, release: releaseOnce(() => listening.close()) };
     listening.close();
     const holder = await nameHolder(path, exclusive.socket);
     if (Date.now() >= deadline) throw new OpsError('LOCK_HELD', options.describe(holder));

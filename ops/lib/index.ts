@@ -5,6 +5,8 @@ export { consoleLogger, jsonLogger, memoryLogger, silentLogger, type Logger } fr
 export { parseDatabaseUrl, describeConnection, connectionUrl, redact, type ConnectionInfo } from './connection.js';
 export { rememberSecret, rememberUrlSecrets, rememberEnvironmentSecrets } from './secrets.js';
 export { resolveSettings, type Settings, type TargetSpec, type CommonFlags } from './config.js';
+export { jobEnvironmentFrom } from './settings/childEnvironment.js';
+export { AETHERLENS_VARIABLES, STANDARD_VARIABLES, KNOWN_ENV, type Environment, type EnvironmentVariable } from './settings/variables.js';
 export { openTarget, withTarget } from './targets/open.js';
 export type { Target, TargetKind, ToolVersion, ToolVersions, DumpSession, DumpOptions, DumpFormat } from './targets/types.js';
 export { pgSqlClient, pgliteSqlClient, type SqlClient } from './targets/sqlClient.js';
@@ -24,7 +26,8 @@ export { checkDataDir, ENGINE_ID } from './embedded/layout.js';
 export { startScheduler, schedulerLockPath, type SchedulerOptions, type RunningScheduler } from './scheduler/scheduler.js';
 export { resolveScheduleSettings, parseDuration, defaultStatusFile, type ScheduleSettings, type ScheduleFlags, type JobSchedule } from './scheduler/settings.js';
 export { backupHealth, formatAge, type BackupHealth } from './scheduler/health.js';
-export { jobTargetEnv, targetLabel, targetSecrets } from './scheduler/realSteps.js';
+// jobTargetEnv and targetSecrets (realSteps.ts) gave way to jobEnvironmentFrom and Settings.secrets.
+export { targetLabel } from './scheduler/realSteps.js';
 export { lastVerifiedBackup } from './scheduler/verified.js';
 export { findJob, listJobs, SHIPPED_JOBS_DIR, type JobScript } from './scheduler/jobFiles.js';
 export { runJob, isNoise, type JobOutcome, type JobRunOptions } from './scheduler/jobRunner.js';

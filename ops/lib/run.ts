@@ -6,6 +6,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Extra environment (passwords go here, never into argv). */
   env?: Record<string, string | undefined>;
+  /** false: `env` is the whole environment (a job's, built from Settings); default: added to ours. */
+  inheritEnv?: boolean;
   /** Standard input as text or a file path. */
   input?: string;
   inputFile?: string;
@@ -35,7 +37,7 @@ export function start(command: string, args: readonly string[], options: RunOpti
     reject: false,
     timeout: options.timeoutMs,
     env: options.env,
-    extendEnv: true,
+    extendEnv: options.inheritEnv ?? true,
     cancelSignal: options.signal,
     forceKillAfterDelay: 2000,
     cwd: options.cwd,

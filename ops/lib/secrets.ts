@@ -7,6 +7,8 @@
  * turns up where nobody expected it (a server's error message, a file name) is still caught.
  */
 
+import { SECRET_VARIABLES, type Environment } from './settings/variables.js';
+
 const known = new Set<string>();
 
 /** Shorter values would blank out ordinary words; nobody's password is that short by accident. */
@@ -41,13 +43,12 @@ export function rememberUrlSecrets(url: string | undefined): void {
   for (const value of parsed.searchParams.values()) if (value.length >= TOKEN_LENGTH) rememberSecret(value);
 }
 
-/** The secrets a command can find in its environment before it reads anything else. */
-export function rememberEnvironmentSecrets(env: NodeJS.ProcessEnv = process.env): void {
-  rememberSecret(env.PGPASSWORD);
-  rememberSecret(env.AETHERLENS_ADMIN_PASSWORD);
-  rememberUrlSecrets(env.DATABASE_URL);
-  rememberUrlSecrets(env.AETHERLENS_PING_URL);
-  rememberUrlSecrets(env.AETHERLENS_WEBHOOK_URL);
+/** The secrets a command can find in its environment before it reads anything else (variables.ts marks them). */
+export function rememberEnvironmentSecrets(env: Environment): void {
+  for (const variable of SECRET_VARIABLES) {
+    if (variable.secret === 'url') rememberUrlSecrets(env[variable.name]);
+    else rememberSecret(env[variable.name]);
+  }
 }
 
 /**

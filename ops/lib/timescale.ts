@@ -1,8 +1,10 @@
 import type pg from 'pg';
 import { OpsError } from './errors.js';
 import type { ConnectionInfo } from './connection.js';
-import { connect } from './pg.js';
-import type { Edition } from './migrations/files.js';
+import { withClient } from './pg.js';
+
+/** TimescaleDB's editions (`SHOW timescaledb.license`): community features need `timescale`. */
+export type Edition = 'apache' | 'timescale';
 
 /** The image production runs; named in every message that tells an operator what to install. */
 export const PRODUCTION_IMAGE = 'timescale/timescaledb:2.22.1-pg15';
@@ -61,14 +63,7 @@ export async function inspectTimescale(client: pg.Client, connection?: Connectio
  * runs on its own session, because the loaded library stays behind and would make a later
  * CREATE EXTENSION in the same session fail ("already loaded with another version").
  */
-async function withProbeClient<T>(connection: ConnectionInfo, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = await connect(connection);
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
+const withProbeClient = <T>(connection: ConnectionInfo, fn: (client: pg.Client) => Promise<T>): Promise<T> => withClient(connection, fn);
 
 async function probeLicenseIn(client: pg.Client): Promise<string | null> {
   await client.query('BEGIN');

@@ -112,7 +112,11 @@ describe('retention settings', () => {
 
   it('refuses negative, fractional and non-numeric counts, naming each setting', () => {
     expect(() => resolveRetention({ keepDaily: '-1' }, {})).toThrowErrorMatchingInlineSnapshot(`[OpsError: --keep-daily must be a whole number, 0 or more (got "-1")]`);
-    expect(() => resolveRetention({}, { AETHERLENS_KEEP_WEEKLY: '2.5', AETHERLENS_KEEP_MONTHLY: 'lots' })).toThrowErrorMatchingInlineSnapshot(`[OpsError: retention has 2 problems: AETHERLENS_KEEP_WEEKLY must be a whole number, 0 or more (got "2.5"); AETHERLENS_KEEP_MONTHLY must be a whole number, 0 or more (got "lots")]`);
+    expect(() => resolveRetention({}, { AETHERLENS_KEEP_WEEKLY: '2.5', AETHERLENS_KEEP_MONTHLY: 'lots' })).toThrowErrorMatchingInlineSnapshot(`
+      [OpsError: configuration has 2 problems:
+        - AETHERLENS_KEEP_WEEKLY must be a whole number, 0 or more (got "2.5")
+        - AETHERLENS_KEEP_MONTHLY must be a whole number, 0 or more (got "lots")]
+    `);
   });
 
   it('refuses all zeros', () => {

@@ -55,7 +55,7 @@ describe('schedule settings', () => {
     expect(resolve({ timezone: 'UTC', cron: 'off' }).jobs.map((j) => j.name)).toEqual(['drill']);
     await writeFile(file, JSON.stringify({ jobs: { nightly: { timeout: 'long' }, 'bad name': 'off', drill: { cron: '0 4 * * *', user: 'x' } } }));
     expect(problem(() => resolve({ config: file, timezone: 'UTC' }))).toBe(
-      `the schedule has 3 problems: "jobs.bad name" in ${file}: a job name uses letters, digits, - and _; "jobs.drill" in ${file} has unknown key(s) user: known keys are cron, timezone, timeout, pingUrl; "jobs.nightly" in ${file} needs a "cron" expression (or "off")`,
+      `configuration has 3 problems:\n  - "jobs.bad name" in ${file}: a job name uses letters, digits, - and _\n  - "jobs.drill" in ${file} has unknown key(s) user: known keys are cron, timezone, timeout, pingUrl\n  - "jobs.nightly" in ${file} needs a "cron" expression (or "off")`,
     );
   });
 
@@ -109,7 +109,7 @@ describe('schedule settings', () => {
     const message = problem(() =>
       resolve({ pingUrl: 'ftp://hc.example/secret-uuid', maxAge: 'soon', promFile: '/var/lib/node_exporter/aetherlens.txt' }, { AETHERLENS_WEBHOOK_URL: 'not a url secret-token', AETHERLENS_TIMEZONE: 'UTC' }));
     expect(message).toBe(
-      'the schedule has 4 problems: --max-age must be a duration of at least 1 s, such as 90s, 45m, 36h or 2d; the Prometheus file /var/lib/node_exporter/aetherlens.txt must end in .prom (node_exporter\'s textfile collector reads only those); --ping-url must be an http:// or https:// URL; AETHERLENS_WEBHOOK_URL must be an http:// or https:// URL',
+      'configuration has 4 problems:\n  - --max-age must be a duration of at least 1 s, such as 90s, 45m, 36h or 2d\n  - the Prometheus file /var/lib/node_exporter/aetherlens.txt must end in .prom (node_exporter\'s textfile collector reads only those)\n  - --ping-url must be an http:// or https:// URL\n  - AETHERLENS_WEBHOOK_URL must be an http:// or https:// URL',
     );
     expect(message).not.toContain('secret');
   });

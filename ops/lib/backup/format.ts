@@ -15,3 +15,8 @@ export function formatBytes(bytes: number): string {
 export function formatSeconds(seconds: number): string {
   return seconds < 10 ? `${seconds.toFixed(1)} s` : `${Math.round(seconds)} s`;
 }
+
+/** One line of a drill's or restore's check list, as `verify` and `restore` print it. */
+export function formatCheck(check: { ok: boolean; name: string; detail: string }): string {
+  return `  ${check.ok ? 'ok  ' : 'FAIL'}  ${check.name.padEnd(21)} ${check.detail}`;
+}

@@ -47,7 +47,7 @@
  *   refuse paths that another user owns or anyone but the owner may write.
  *
  * Helpers for other writers: writeFileAtomic, publishDir, createPrivateDir/File, fsyncDir,
- * FILE_MODE/DIR_MODE (atomicWrite.ts); formatBytes/formatSeconds (format.ts).
+ * FILE_MODE/DIR_MODE (atomicWrite.ts); formatBytes/formatSeconds/formatCheck (format.ts).
  */
 export { backup, DUMP_COMPRESSION_LEVEL, type BackupOptions, type BackupResult } from './backup.js';
 export { listCatalog, findBackup, statusOf, backupId, timeOfId, BACKUP_ID_PATTERN, type CatalogEntry, type BackupStatus } from './catalog.js';
@@ -64,5 +64,5 @@ export { assertTrustedBackupDir, assertTrustedBackup } from './trust.js';
 export { acquireBackupLock, backupLockPath } from './lock.js';
 export { cleanAbandoned, STAGING_PREFIX, DELETING_PREFIX } from './staging.js';
 export { writeFileAtomic, publishDir, createPrivateDir, createPrivateFile, fsyncDir, fsyncFile, hashFile, FILE_MODE, DIR_MODE } from './atomicWrite.js';
-export { formatBytes, formatSeconds } from './format.js';
+export { formatBytes, formatCheck, formatSeconds } from './format.js';
 export { watchProgress, PROGRESS_AFTER_MS } from './progress.js';

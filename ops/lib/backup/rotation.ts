@@ -1,4 +1,5 @@
-import { OpsError } from '../errors.js';
+import { SettingsProblems } from '../settings/problems.js';
+import type { Environment } from '../settings/variables.js';
 import type { BackupStatus } from './catalog.js';
 
 /** How many verified backups to keep: the newest per day, per ISO week and per month (UTC). */
@@ -105,21 +106,25 @@ export function planRotation(entries: readonly RotationInput[], policy: Retentio
   return { policy, decisions, delete: doomed.map((d) => d.id) };
 }
 
+/** The rotation flags, already named by commander. */
+export interface RetentionFlags {
+  keepDaily?: string;
+  keepWeekly?: string;
+  keepMonthly?: string;
+}
+
 /**
  * Retention counts from flags, then AETHERLENS_KEEP_DAILY/WEEKLY/MONTHLY, then the defaults.
- * Refuses (OpsError CONFIG, exit 2) negative or non-integer counts, and all zeros.
+ * Negative or non-integer counts, and all zeros, are added to `problems` (the resolver's one error).
  */
-export function resolveRetention(
-  flags: { keepDaily?: string; keepWeekly?: string; keepMonthly?: string },
-  env: NodeJS.ProcessEnv = process.env,
-): RetentionPolicy {
-  const problems: string[] = [];
+export function collectRetention(flags: RetentionFlags, env: Environment, problems: SettingsProblems): RetentionPolicy {
+  const before = problems.count;
   const read = (flag: string, value: string | undefined, variable: string, fallback: number): number => {
     const [name, raw] = value !== undefined ? [flag, value] : [variable, env[variable]];
     if (raw === undefined || raw === '') return fallback;
     const n = Number(raw);
     if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n)) {
-      problems.push(`${name} must be a whole number, 0 or more (got "${raw}")`);
+      problems.add(`${name} must be a whole number, 0 or more (got "${raw}")`);
       return fallback;
     }
     return n;
@@ -129,9 +134,16 @@ export function resolveRetention(
     weekly: read('--keep-weekly', flags.keepWeekly, 'AETHERLENS_KEEP_WEEKLY', DEFAULT_RETENTION.weekly),
     monthly: read('--keep-monthly', flags.keepMonthly, 'AETHERLENS_KEEP_MONTHLY', DEFAULT_RETENTION.monthly),
   };
-  if (problems.length === 0 && policy.daily + policy.weekly + policy.monthly === 0) {
-    problems.push('the daily, weekly and monthly keep counts are all 0, which would keep nothing: keep at least one');
+  if (problems.count === before && policy.daily + policy.weekly + policy.monthly === 0) {
+    problems.add('the daily, weekly and monthly keep counts are all 0, which would keep nothing: keep at least one');
   }
-  if (problems.length > 0) throw new OpsError('CONFIG', problems.length === 1 ? problems[0]! : `retention has ${problems.length} problems: ${problems.join('; ')}`);
+  return policy;
+}
+
+/** collectRetention on its own, for callers with nothing else to resolve (OpsError CONFIG, exit 2). */
+export function resolveRetention(flags: RetentionFlags, env: Environment): RetentionPolicy {
+  const problems = new SettingsProblems();
+  const policy = collectRetention(flags, env, problems);
+  problems.throwIfAny();
   return policy;
 }

@@ -1,7 +1,7 @@
 import { OpsError } from '../errors.js';
 import type { ConnectionInfo } from '../connection.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { connect } from '../pg.js';
+import { withClient, withTransaction } from '../pg.js';
 import { assertTimescaleUsable, inspectTimescale } from '../timescale.js';
 import { loadMigrations } from './files.js';
 import { ensureLedger, readLedger, recordMigration } from './ledger.js';
@@ -85,8 +85,7 @@ export async function adopt(options: { connection: ConnectionInfo; to: number; m
   const logger = options.logger ?? silentLogger;
   const files = (await loadMigrations(options.migrationsDir)).filter((f) => f.version <= options.to);
   if (!files.some((f) => f.version === options.to)) throw new OpsError('USAGE', `--to ${options.to} is not a migration version`);
-  const client = await connect(options.connection);
-  try {
+  return withClient(options.connection, async (client) => {
     assertTimescaleUsable(await inspectTimescale(client, options.connection));
     if ((await readLedger(client)).length > 0) throw new OpsError('USAGE', 'this database already has a migration ledger: nothing to adopt (use `aetherlens-db status`)');
     const missing: string[] = [];
@@ -104,17 +103,13 @@ export async function adopt(options: { connection: ConnectionInfo; to: number; m
     if (missing.length) {
       throw new OpsError('MIGRATION', `cannot adopt up to ${options.to}: missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}; adopt a lower version, or bring the database to what those files build (docs/schema.md) first; nothing was changed`);
     }
-    return await withAdvisoryLock(client, 60_000, async () => {
-      await client.query('BEGIN');
+    return await withAdvisoryLock(client, 60_000, () => withTransaction(client, async () => {
       await ensureLedger(client);
       for (const file of files) {
         await recordMigration(client, { version: file.version, name: file.name, checksum: file.checksum, execution_ms: 0, success: true, adopted: true });
         logger.info(`adopted ${file.fileName}`);
       }
-      await client.query('COMMIT');
       return { adopted: files.map((f) => f.version) };
-    });
-  } finally {
-    await client.end().catch(() => {});
-  }
+    }));
+  });
 }

@@ -10,8 +10,6 @@ export const DEFAULT_MIGRATIONS_DIR = resolve(fileURLToPath(new URL('../../../mi
 /** NNN_name.sql: the number orders the files and is the version in the ledger. */
 const FILE_PATTERN = /^(\d{3,})_([a-z0-9_]+)\.sql$/;
 
-export type Edition = 'apache' | 'timescale';
-
 export interface MigrationFile {
   version: number;
   name: string;

@@ -1,12 +1,13 @@
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import type pg from 'pg';
 import { OpsError } from '../errors.js';
 import type { ConnectionInfo } from '../connection.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { connect } from '../pg.js';
+import { withClient, withTransaction } from '../pg.js';
 import { assertCommunityEdition, assertTimescaleUsable, inspectTimescale, type TimescaleInfo } from '../timescale.js';
 import { loadMigrations, type MigrationFile } from './files.js';
 import { ensureLedger, ledgerExists, readLedger, recordMigration } from './ledger.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../lockTimeout.js';
 import { withAdvisoryLock } from './lock.js';
 import { planMigrations, type MigrationState } from './plan.js';
 import { lineAt, mustRunOutsideTransaction, splitStatements, SqlSyntaxError, type Statement } from './splitter.js';
@@ -20,6 +21,8 @@ export interface MigrateOptions {
   dryRun?: boolean;
   /** How long to wait for another run's lock. */
   lockTimeoutMs?: number;
+  /** For the ledger's applied_by (Settings.appliedBy); default: this OS user at this host. */
+  appliedBy?: string;
   logger?: Logger;
 }
 
@@ -45,8 +48,6 @@ interface ParsedMigration {
   statements: Statement[];
   transaction: boolean;
 }
-
-const DEFAULT_LOCK_TIMEOUT_MS = 120_000;
 
 /** Parses every file before anything is sent, so a syntax error changes nothing. */
 async function parseMigration(file: MigrationFile): Promise<ParsedMigration> {
@@ -78,23 +79,32 @@ function migrationError(migration: ParsedMigration, statement: Statement, error:
   });
 }
 
-async function applyMigration(client: pg.Client, migration: ParsedMigration, logger: Logger): Promise<number> {
+/** This OS user at this host, when the caller does not say who applies (no USER in a bare container). */
+function osUserAtHost(): string {
+  let user = 'aetherlens-db';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry for this uid: keep the program's name.
+  }
+  return `${user}@${hostname()}`;
+}
+
+async function applyMigration(client: pg.Client, migration: ParsedMigration, appliedBy: string, logger: Logger): Promise<number> {
   const started = performance.now();
-  const appliedBy = `${process.env.USER ?? 'aetherlens-db'}@${hostname()}`;
   const record = (success: boolean) =>
     recordMigration(client, { version: migration.file.version, name: migration.file.name, checksum: migration.file.checksum, execution_ms: Math.round(performance.now() - started), success, applied_by: appliedBy });
   if (migration.transaction) {
-    await client.query('BEGIN');
-    for (const statement of migration.statements) {
-      try {
-        await client.query(statement.sql);
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw migrationError(migration, statement, error, false);
+    await withTransaction(client, async () => {
+      for (const statement of migration.statements) {
+        try {
+          await client.query(statement.sql);
+        } catch (error) {
+          throw migrationError(migration, statement, error, false);
+        }
       }
-    }
-    await record(true);
-    await client.query('COMMIT');
+      await record(true);
+    });
   } else {
     // One statement at a time: pg would wrap multi-statement text in one implicit transaction.
     for (const statement of migration.statements) {
@@ -134,8 +144,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   const logger = options.logger ?? silentLogger;
   const files = await loadMigrations(options.migrationsDir);
   requireKnownTarget(files, options.to);
-  const client = await connect(options.connection);
-  try {
+  return withClient(options.connection, async (client) => {
     const timescale = await inspectTimescale(client, options.connection);
     assertTimescaleUsable(timescale);
     if (await looksHandBuilt(client)) {
@@ -152,16 +161,14 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
       const locked = await planFor(client, files, options.to, timescale);
       const applied: MigrateResult['applied'] = [];
       for (const migration of locked.parsed) {
-        const ms = await applyMigration(client, migration, logger);
+        const ms = await applyMigration(client, migration, options.appliedBy ?? osUserAtHost(), logger);
         applied.push({ version: migration.file.version, fileName: migration.file.fileName, ms });
       }
       const head = applied.length ? applied[applied.length - 1]!.version : locked.head;
       if (applied.length === 0) logger.info(`nothing to apply: the database is at ${head ?? 'no migrations'}`);
       return { dryRun: false, planned: locked.parsed.map(describePlanned), applied, headBefore, head, ...edition(timescale) };
     });
-  } finally {
-    await client.end().catch(() => {});
-  }
+  });
 }
 
 function edition(timescale: TimescaleInfo): { edition?: string } {
@@ -197,8 +204,7 @@ export interface StatusResult {
 /** What is applied, pending, drifted or unknown; reads only. */
 export async function migrationStatus(options: { connection: ConnectionInfo; migrationsDir?: string }): Promise<StatusResult> {
   const files = await loadMigrations(options.migrationsDir);
-  const client = await connect(options.connection);
-  try {
+  return withClient(options.connection, async (client) => {
     const timescale = await inspectTimescale(client, options.connection);
     const plan = planMigrations(files, await readLedger(client));
     return {
@@ -209,7 +215,5 @@ export async function migrationStatus(options: { connection: ConnectionInfo; mig
       ...edition(timescale),
       ...(timescale.installedVersion ? { timescaleVersion: timescale.installedVersion } : {}),
     };
-  } finally {
-    await client.end().catch(() => {});
-  }
+  });
 }

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { delimiter, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { OpsError } from '../errors.js';
+import type { Environment } from '../settings/variables.js';
 
 /** The job scripts that ship with aetherlens-db (ops/jobs/). */
 export const SHIPPED_JOBS_DIR = fileURLToPath(new URL('../../jobs', import.meta.url));
@@ -89,7 +90,7 @@ export function jobCommand(job: JobScript): { command: string; args: string[] } 
   return { command: job.file, args: [] };
 }
 
-/** The environment a job runs with: the CLI callable as `aetherlens-db`, and where it is. */
-export function jobEnvironment(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
-  return { PATH: `${JOBS_BIN_DIR}${delimiter}${process.env.PATH ?? ''}`, AETHERLENS_NODE: process.execPath, AETHERLENS_DB_CLI: CLI_ENTRY, ...extra };
+/** The environment a job runs with: `base` (from Settings), with the CLI callable as `aetherlens-db`, and where it is. */
+export function jobEnvironment(base: Environment): Environment {
+  return { ...base, PATH: `${JOBS_BIN_DIR}${delimiter}${base.PATH ?? ''}`, AETHERLENS_NODE: process.execPath, AETHERLENS_DB_CLI: CLI_ENTRY };
 }

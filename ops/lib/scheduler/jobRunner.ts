@@ -1,4 +1,5 @@
 import { start } from '../run.js';
+import type { Environment } from '../settings/variables.js';
 import { jobCommand, jobEnvironment, type JobScript } from './jobFiles.js';
 
 export interface JobRunOptions {
@@ -9,8 +10,8 @@ export interface JobRunOptions {
   killGraceMs: number;
   /** Fires when the run must end early (the scheduler is stopping). */
   stop?: AbortSignal;
-  /** Extra environment for the job. */
-  env?: Record<string, string | undefined>;
+  /** The job's whole environment (jobEnvironmentFrom(settings)): nothing else is inherited. */
+  environment: Environment;
   /** Applied to every line before anyone sees it: jobs may print secrets. */
   redact: (text: string) => string;
   /** Each output line as it comes, already redacted. */
@@ -90,7 +91,7 @@ function parseResult(line: string): Record<string, unknown> | undefined {
 export async function runJob(options: JobRunOptions): Promise<JobOutcome> {
   const t0 = performance.now();
   const { command, args } = jobCommand(options.job);
-  const child = start(command, args, { env: jobEnvironment(options.env), detached: true, buffer: false, input: '' });
+  const child = start(command, args, { env: jobEnvironment(options.environment), inheritEnv: false, detached: true, buffer: false, input: '' });
   let result: Record<string, unknown> | undefined;
   const stderrTail: string[] = [];
   const split = (stream: 'stdout' | 'stderr') => {

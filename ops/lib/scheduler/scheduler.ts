@@ -8,6 +8,7 @@ import { rememberUrlSecrets } from '../secrets.js';
 import { OpsError } from '../errors.js';
 import { acquireLock, ownerPath, type HeldLock, type LockOwner } from '../fileLock.js';
 import type { Logger } from '../logger.js';
+import type { Environment } from '../settings/variables.js';
 import { findJob, type JobScript } from './jobFiles.js';
 import { recordRun } from './jobRecord.js';
 import { runJob } from './jobRunner.js';
@@ -29,8 +30,8 @@ export interface SchedulerOptions {
   clock?: Clock;
   /** Strings to blank out of every message and job output line (passwords, tokens). */
   secrets?: string[];
-  /** Extra environment for every job. */
-  jobEnv?: Record<string, string | undefined>;
+  /** Every job's whole environment, built from Settings (jobEnvironmentFrom). */
+  jobEnvironment: Environment;
   /** First pause between signal retries (tests shorten it). */
   signalBackoffMs?: number;
   /** The newest verified backup (default: read from the catalog). */
@@ -207,7 +208,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     notifier.ping('start');
     logger.info(`${job.name} run started`, { event: 'run.start', run: id, job: job.name, trigger, script: script.file });
     const env = {
-      ...options.jobEnv,
+      ...options.jobEnvironment,
       AETHERLENS_JOB_RUN: id,
       ...(job.name === 'backup' && !settings.drill ? { AETHERLENS_BACKUP_DRILL: 'off' } : {}),
       ...(job.name === 'backup' && !settings.rotate ? { AETHERLENS_BACKUP_ROTATE: 'off' } : {}),
@@ -216,7 +217,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
       const refused = job.name === 'backup' ? await preflight() : undefined;
       const outcome = refused
         ? { ended: 'exited' as const, exitCode: null, signal: null, seconds: 0, result: { ok: false, error: refused, steps: [{ step: 'backup', verdict: 'failed', error: refused }] } }
-        : await runJob({ job: script, timeoutMs: job.timeoutSeconds * 1000, killGraceMs: settings.killGraceSeconds * 1000, stop: stop.signal, env, redact: clean, onLine: relay(job.name, id) });
+        : await runJob({ job: script, timeoutMs: job.timeoutSeconds * 1000, killGraceMs: settings.killGraceSeconds * 1000, stop: stop.signal, environment: env, redact: clean, onLine: relay(job.name, id) });
       const record = recordRun({ id, job: job.name, trigger, startedAt, finishedAt: nowIso(), outcome, timeoutSeconds: job.timeoutSeconds, killGraceSeconds: settings.killGraceSeconds, redact: clean });
       status = applyRun(status, record);
       await refreshVerified();

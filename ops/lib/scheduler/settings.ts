@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { OpsError } from '../errors.js';
+import { SettingsProblems } from '../settings/problems.js';
+import type { Environment } from '../settings/variables.js';
 import type { TargetKind } from '../targets/types.js';
 import { hostTimeZone, validateCron, validateTimeZone } from './cron.js';
 
@@ -101,22 +102,31 @@ export function parseDuration(text: string): number | undefined {
   return seconds;
 }
 
-function readConfigFile(path: string): FileConfig {
+/** The config file's settings; what is wrong with it goes to `problems`, and then it counts as empty. */
+function readConfigFile(path: string, problems: SettingsProblems): FileConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new OpsError('CONFIG', `cannot read the schedule config ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the path in --config / AETHERLENS_SCHEDULE_CONFIG`);
+    problems.add(`cannot read the schedule config ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the path in --config / AETHERLENS_SCHEDULE_CONFIG`);
+    return {};
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new OpsError('CONFIG', `the schedule config ${path} is not valid JSON (${(error as Error).message})`);
+    problems.add(`the schedule config ${path} is not valid JSON (${(error as Error).message})`);
+    return {};
   }
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new OpsError('CONFIG', `the schedule config ${path} must be a JSON object such as {"backupCron": "0 2 * * *"}`);
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    problems.add(`the schedule config ${path} must be a JSON object such as {"backupCron": "0 2 * * *"}`);
+    return {};
+  }
   const unknown = Object.keys(data).filter((k) => !(FILE_KEYS as readonly string[]).includes(k));
-  if (unknown.length > 0) throw new OpsError('CONFIG', `the schedule config ${path} has unknown key(s) ${unknown.join(', ')}: known keys are ${FILE_KEYS.join(', ')}`);
+  if (unknown.length > 0) {
+    problems.add(`the schedule config ${path} has unknown key(s) ${unknown.join(', ')}: known keys are ${FILE_KEYS.join(', ')}`);
+    return {};
+  }
   return data as FileConfig;
 }
 
@@ -133,36 +143,42 @@ function hasToken(text: string): boolean {
 type JobEntry = { cron?: unknown; timezone?: unknown; timeout?: unknown; pingUrl?: unknown } | 'off';
 
 /** The "jobs" object of the config file: name → { cron, timezone, timeout, pingUrl } or "off". */
-function jobsFromFile(value: unknown, configPath: string | undefined, problems: string[]): Record<string, JobEntry> {
+function jobsFromFile(value: unknown, configPath: string | undefined, problems: SettingsProblems): Record<string, JobEntry> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    problems.push(`"jobs" in ${configPath} must be an object such as {"drill": {"cron": "0 4 * * *", "timeout": "2h"}}`);
+    problems.add(`"jobs" in ${configPath} must be an object such as {"drill": {"cron": "0 4 * * *", "timeout": "2h"}}`);
     return {};
   }
   const out: Record<string, JobEntry> = {};
   for (const [name, entry] of Object.entries(value)) {
-    if (!/^[a-z0-9][a-z0-9_-]*$/i.test(name)) problems.push(`"jobs.${name}" in ${configPath}: a job name uses letters, digits, - and _`);
+    if (!/^[a-z0-9][a-z0-9_-]*$/i.test(name)) problems.add(`"jobs.${name}" in ${configPath}: a job name uses letters, digits, - and _`);
     else if (entry === 'off') out[name] = 'off';
-    else if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) problems.push(`"jobs.${name}" in ${configPath} must be an object with "cron" (and optionally "timezone", "timeout", "pingUrl") or "off"`);
+    else if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) problems.add(`"jobs.${name}" in ${configPath} must be an object with "cron" (and optionally "timezone", "timeout", "pingUrl") or "off"`);
     else {
       const unknown = Object.keys(entry).filter((k) => !JOB_KEYS.includes(k));
-      if (unknown.length > 0) problems.push(`"jobs.${name}" in ${configPath} has unknown key(s) ${unknown.join(', ')}: known keys are ${JOB_KEYS.join(', ')}`);
+      if (unknown.length > 0) problems.add(`"jobs.${name}" in ${configPath} has unknown key(s) ${unknown.join(', ')}: known keys are ${JOB_KEYS.join(', ')}`);
       out[name] = entry as JobEntry;
     }
   }
   return out;
 }
 
+/** Where the schedule is resolved: the environment snapshot and what the common settings decided. */
+export interface ScheduleContext {
+  env: Environment;
+  backupDir: string;
+  targetKind: TargetKind;
+}
+
 /**
  * Resolves the schedule from flags, then environment (AETHERLENS_*), then a JSON config file,
- * then defaults. Every problem is collected into one CONFIG error that names each setting.
+ * then defaults. Every problem goes to `problems`, which the resolver reports as one CONFIG error.
  * URLs are checked but never repeated in messages: ping and webhook URLs carry tokens.
  */
-export function resolveScheduleSettings(flags: ScheduleFlags, options: { env?: NodeJS.ProcessEnv; backupDir: string; targetKind: TargetKind }): ScheduleSettings {
-  const env = options.env ?? process.env;
+export function collectScheduleSettings(flags: ScheduleFlags, options: ScheduleContext, problems: SettingsProblems): ScheduleSettings {
+  const env = options.env;
   const configPath = flags.config ?? env.AETHERLENS_SCHEDULE_CONFIG;
-  const file = configPath ? readConfigFile(resolve(configPath)) : {};
-  const problems: string[] = [];
+  const file = configPath ? readConfigFile(resolve(configPath), problems) : {};
 
   /** The first value given, with the name of the setting it came from. */
   const pick = (flag: string | undefined, flagName: string, envName: string | undefined, key: keyof FileConfig): { value: unknown; from: string } | undefined => {
@@ -174,7 +190,7 @@ export function resolveScheduleSettings(flags: ScheduleFlags, options: { env?: N
   const text = (p: { value: unknown; from: string } | undefined): string | undefined => {
     if (p === undefined) return undefined;
     if (typeof p.value !== 'string') {
-      problems.push(`${p.from} must be a string`);
+      problems.add(`${p.from} must be a string`);
       return undefined;
     }
     return p.value;
@@ -182,21 +198,15 @@ export function resolveScheduleSettings(flags: ScheduleFlags, options: { env?: N
   const bool = (flag: boolean | undefined, key: keyof FileConfig, fallback: boolean): boolean => {
     if (flag !== undefined) return flag;
     if (file[key] === undefined) return fallback;
-    if (typeof file[key] !== 'boolean') problems.push(`"${key}" in ${configPath} must be true or false`);
+    if (typeof file[key] !== 'boolean') problems.add(`"${key}" in ${configPath} must be true or false`);
     return file[key] === true;
   };
-  const check = (fn: () => void) => {
-    try {
-      fn();
-    } catch (error) {
-      problems.push((error as Error).message);
-    }
-  };
+  const check = (fn: () => void) => problems.check(fn);
   const duration = (p: { value: unknown; from: string } | undefined, min: number): number | undefined => {
     if (p === undefined) return undefined;
     const seconds = typeof p.value === 'number' ? p.value : typeof p.value === 'string' ? parseDuration(p.value) : undefined;
     if (seconds === undefined || !Number.isFinite(seconds) || seconds < min) {
-      problems.push(`${p.from} must be a duration of at least ${min} s, such as 90s, 45m, 36h or 2d`);
+      problems.add(`${p.from} must be a duration of at least ${min} s, such as 90s, 45m, 36h or 2d`);
       return undefined;
     }
     return seconds;
@@ -210,7 +220,7 @@ export function resolveScheduleSettings(flags: ScheduleFlags, options: { env?: N
     } catch {
       ok = false;
     }
-    if (!ok) problems.push(`${p!.from} must be an http:// or https:// URL`);
+    if (!ok) problems.add(`${p!.from} must be an http:// or https:// URL`);
     return ok ? value.replace(/\/+$/, '') : undefined;
   };
 
@@ -231,14 +241,14 @@ export function resolveScheduleSettings(flags: ScheduleFlags, options: { env?: N
   const drillJob = cronFor('drill', pick(undefined, '', 'AETHERLENS_DRILL_CRON', 'drillCron'), DEFAULT_DRILL_CRON);
   const jobsPick = pick(flags.jobsCron, '--jobs-cron', undefined, 'jobsCron');
   if (jobsPick && options.targetKind !== 'embedded' && jobsPick.value !== 'off') {
-    problems.push(`${jobsPick.from}: policy jobs are scheduled only on the embedded target (a server runs them with TimescaleDB's background workers); remove it or set it to "off"`);
+    problems.add(`${jobsPick.from}: policy jobs are scheduled only on the embedded target (a server runs them with TimescaleDB's background workers); remove it or set it to "off"`);
   }
   const policies = cronFor('policies', options.targetKind === 'embedded' ? jobsPick : undefined, options.targetKind === 'embedded' ? DEFAULT_JOBS_CRON : null);
   const crons: Array<[string, { cron: string | null; from: string }]> = [['backup', backup], ['drill', drillJob], ['policies', policies]];
   for (const name of Object.keys(jobEntries)) {
     if (crons.some(([n]) => n === name)) continue;
     const entry = jobEntries[name];
-    if (entry !== 'off' && entry?.cron === undefined) problems.push(`"jobs.${name}" in ${configPath} needs a "cron" expression (or "off")`);
+    if (entry !== 'off' && entry?.cron === undefined) problems.add(`"jobs.${name}" in ${configPath} needs a "cron" expression (or "off")`);
     crons.push([name, cronFor(name, undefined, null)]);
   }
   const jobs: JobSchedule[] = [];
@@ -260,12 +270,12 @@ export function resolveScheduleSettings(flags: ScheduleFlags, options: { env?: N
   const retriesPick = pick(undefined, '', undefined, 'signalRetries');
   let signalRetries = 2;
   if (retriesPick) {
-    if (typeof retriesPick.value !== 'number' || !Number.isInteger(retriesPick.value) || retriesPick.value < 0 || retriesPick.value > 10) problems.push(`${retriesPick.from} must be a whole number from 0 to 10`);
+    if (typeof retriesPick.value !== 'number' || !Number.isInteger(retriesPick.value) || retriesPick.value < 0 || retriesPick.value > 10) problems.add(`${retriesPick.from} must be a whole number from 0 to 10`);
     else signalRetries = retriesPick.value;
   }
   const statusFile = text(pick(flags.statusFile, '--status-file', 'AETHERLENS_STATUS_FILE', 'statusFile'));
   const promFile = text(pick(flags.promFile, '--prom-file', 'AETHERLENS_PROM_FILE', 'promFile'));
-  if (promFile !== undefined && !promFile.endsWith('.prom')) problems.push(`the Prometheus file ${promFile} must end in .prom (node_exporter's textfile collector reads only those)`);
+  if (promFile !== undefined && !promFile.endsWith('.prom')) problems.add(`the Prometheus file ${promFile} must end in .prom (node_exporter's textfile collector reads only those)`);
   const warnings: string[] = [];
   /** A URL from its flag, its file (flag, environment or config) or its variable; a token in argv is warned about. */
   const secretUrl = (flag: string | undefined, flagName: string, fileFlag: string | undefined, envName: string, key: 'pingUrl' | 'webhookUrl') => {
@@ -277,7 +287,7 @@ export function resolveScheduleSettings(flags: ScheduleFlags, options: { env?: N
       try {
         content = readFileSync(resolve(path), 'utf8').trim();
       } catch (error) {
-        problems.push(`cannot read ${filePick!.from} ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the path and that this user may read it`);
+        problems.add(`cannot read ${filePick!.from} ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the path and that this user may read it`);
       }
       return content === undefined ? undefined : url({ value: content, from: `the content of ${path} (${filePick!.from})` });
     }
@@ -290,7 +300,6 @@ export function resolveScheduleSettings(flags: ScheduleFlags, options: { env?: N
   const rotate = bool(flags.rotate, 'rotate', true);
   const catchUp = bool(flags.catchUp, 'catchUp', true);
 
-  if (problems.length > 0) throw new OpsError('CONFIG', problems.length === 1 ? problems[0]! : `the schedule has ${problems.length} problems: ${problems.join('; ')}`);
   return {
     jobs,
     ...(jobsDir !== undefined ? { jobsDir: resolve(jobsDir) } : {}),
@@ -311,4 +320,12 @@ export function resolveScheduleSettings(flags: ScheduleFlags, options: { env?: N
     signalTimeoutMs: Math.round(signalTimeout * 1000),
     signalRetries,
   };
+}
+
+/** collectScheduleSettings on its own (OpsError CONFIG, exit 2, naming every problem). */
+export function resolveScheduleSettings(flags: ScheduleFlags, options: ScheduleContext): ScheduleSettings {
+  const problems = new SettingsProblems();
+  const schedule = collectScheduleSettings(flags, options, problems);
+  problems.throwIfAny();
+  return schedule;
 }
