@@ -1,18 +1,19 @@
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { isOpsError, OpsError } from '../errors.js';
-import { acquireLock, isProcessAlive, lockHolder, type HeldLock } from '../fileLock.js';
-import type { Logger } from '../logger.js';
-import { quoteIdent } from '../pg.js';
-import { openEmbeddedEngine, type EmbeddedEngine } from '../embedded/engine.js';
-import { embeddedPaths, ENGINE_PG_MAJOR, hasDatabase, POINTER_FILE } from '../embedded/layout.js';
-import { cleanSwapLeftovers, swapPgdataIn, SWAP_STEPS } from '../embedded/swap.js';
-import { pgliteSqlClient } from '../targets/sqlClient.js';
-import { restoreStamp, type ScratchPurpose } from './names.js';
-import { createRoleStatements, missingRoles } from './roles.js';
-import type { RestoreSite, ScratchCopy, SiteFacts, SwapResult } from './site.js';
+import { basename, dirname, join, resolve } from 'node:path';
+import { isOpsError, OpsError } from '../../errors.js';
+import { acquireLock, isProcessAlive, lockHolder, type HeldLock } from '../../fileLock.js';
+import type { Logger } from '../../logger.js';
+import { quoteIdent } from '../../pg.js';
+import { openEmbeddedEngine, type EmbeddedEngine } from '../../embedded/engine.js';
+import { embeddedPaths, ENGINE_PG_MAJOR, hasDatabase, POINTER_FILE } from '../../embedded/layout.js';
+import { cleanSwapLeftovers, swapPgdataIn, SWAP_STEPS } from '../../embedded/swap.js';
+import { pgliteSqlClient } from '../sqlClient.js';
+import { restoreStamp, type ScratchPurpose } from '../names.js';
+import { createRoleStatements, missingRoles } from '../roles.js';
+import type { RestoreSite, ScratchCopy, SiteFacts, SwapResult } from '../restoreSite.js';
 import { loadSqlDump } from './sqlLoad.js';
+import { embeddedBackupLockKey } from './target.js';
 
 /** Marks a scratch data directory as ours, with who made it, so a later run can clean it up. */
 export const SCRATCH_FILE = 'aetherlens-scratch.json';
@@ -115,9 +116,10 @@ export async function embeddedSite(options: EmbeddedSiteOptions): Promise<Restor
     return removed.map((r) => r.path);
   };
   return {
-    kind: 'embedded',
-    lockKey: { kind: 'embedded', label: `embedded ${root}` },
+    backupLockKey: embeddedBackupLockKey(root),
     defaultLive: root,
+    // --into names a data directory.
+    liveNamed: (into) => resolve(into),
     scratchName(live, purpose, now) {
       const stamp = restoreStamp(now);
       // The PGDATA live now stays where it is when the restored one is swapped in.
