@@ -79,6 +79,11 @@ export interface TargetTraits {
   readonly jobEnv: Record<string, string>;
   /** Passwords the spec itself carries, to blank out of logs. */
   readonly secrets: string[];
+  /**
+   * The data directory this program opens the database from in-process (what `local` and
+   * `quickstart` work on); undefined when a server holds the database.
+   */
+  readonly inProcessDataDir?: string;
 }
 
 /**

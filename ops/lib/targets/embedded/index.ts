@@ -10,6 +10,7 @@ export const embeddedDriver: TargetDriver<'embedded'> = {
     runsPolicyJobsItself: false,
     jobEnv: { AETHERLENS_EMBEDDED_DIR: spec.dataDir },
     secrets: [],
+    inProcessDataDir: spec.dataDir,
   }),
   open: (spec, options) => openEmbeddedTarget({ dataDir: spec.dataDir, command: options.command, ...(options.requireOwnership ? { requireOwnership: true } : {}) }),
   openRestoreSite: (spec, options) => embeddedSite({ dataDir: spec.dataDir, purpose: options.purpose, command: options.command }),

@@ -9,7 +9,7 @@ import { acquireLock, lockHolder } from '../../fileLock.js';
 import { openEmbeddedEngine, type EmbeddedEngine } from '../../embedded/engine.js';
 import { runDueJobs } from '../../embedded/jobs.js';
 import { embeddedPaths } from '../../embedded/layout.js';
-import { describeServeOwner } from '../../embedded/serve.js';
+import { describeServeOwner } from '../../embedded/owner.js';
 import { readPasswordFile } from '../../embedded/password.js';
 import { firstLine } from '../../run.js';
 import { pgliteSqlClient } from '../sqlClient.js';
