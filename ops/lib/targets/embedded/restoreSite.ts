@@ -23,7 +23,7 @@ const SCRATCH_DIR = /^(.*)\.(drill|restore)_(\d{8}_\d{6})$/;
 /** Single quotes for a shell, for the commands we print. */
 const sh = (path: string) => `'${path.replace(/'/g, `'\\''`)}'`;
 
-/** The points of an embedded swap, in order: the copy's engine closed, the PGDATA swap (swap.ts), the scratch directory gone. */
+/** The points of an embedded swap, in order: the copy's engine closed, the PGDATA swap (embedded/swap.ts), the scratch directory gone. */
 export const EMBEDDED_SWAP_STEPS = ['closed', ...SWAP_STEPS, 'scratch-removed'] as const;
 export type EmbeddedSwapStep = (typeof EMBEDDED_SWAP_STEPS)[number];
 
@@ -109,7 +109,7 @@ export async function embeddedSite(options: EmbeddedSiteOptions): Promise<Restor
       describe: (o) => `the embedded database ${target.root} is open in pid ${o.pid} (${o.command}, since ${o.since}): restore --into replaces that directory, so stop that first (aetherlens-db local stop --embedded-dir ${sh(target.root)}), then run the restore again; nothing was changed`,
     }));
   };
-  /** Leftovers of interrupted swaps inside a data directory (swap.ts says which are provably ours). */
+  /** Leftovers of interrupted swaps inside a data directory (embedded/swap.ts says which are provably ours). */
   const cleanInside = async (dir: string, logger: Logger) => {
     const removed = await cleanSwapLeftovers(dir);
     for (const r of removed) logger.info(`removed ${r.path}, left behind by an interrupted restore${r.owner ? ` (pid ${r.owner.pid})` : ''}`);
