@@ -1,5 +1,4 @@
 import type { ConnectionInfo } from '../connection.js';
-import type { EmbeddedEngine } from '../embedded/engine.js';
 import type { JobRun, RunJobsOptions } from '../embedded/jobs.js';
 import type { SqlClient } from './sqlClient.js';
 
@@ -103,8 +102,6 @@ export interface Target {
   runPolicyJobs(options: PolicyJobOptions): Promise<JobRun[]>;
   /** How `pg` reaches the database. */
   readonly connection: ConnectionInfo;
-  /** The in-process engine when this process owns the embedded database (tests reach its data through it). */
-  readonly engine?: EmbeddedEngine;
   /** The dump tool this target uses and its version; throws OpsError('TOOL') when it is missing. */
   toolVersions(): Promise<ToolVersions>;
   /** Opens a consistent read session for a backup; throws when the target cannot be dumped now. */

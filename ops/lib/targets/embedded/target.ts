@@ -115,12 +115,17 @@ function embeddedCommon(root: string, connection: () => Target['connection']) {
   };
 }
 
+/** The embedded target; `engine` is the in-process engine when this process owns the database. */
+export interface EmbeddedTarget extends Target {
+  readonly engine?: EmbeddedEngine;
+}
+
 /**
  * Opens the embedded database. When `aetherlens-db local serve` already has it open, SQL goes to
  * that server (one connection at a time); otherwise this process opens it, holding the data
  * directory's lock so no second process can open the same files.
  */
-export async function openEmbeddedTarget(options: { dataDir: string; command: string; requireOwnership?: boolean }): Promise<Target> {
+export async function openEmbeddedTarget(options: { dataDir: string; command: string; requireOwnership?: boolean }): Promise<EmbeddedTarget> {
   const paths = embeddedPaths(options.dataDir);
   // Only a live process holds the lock (fileLock.ts), so a holder with a port is serving.
   const holder = await lockHolder(paths.lock);
