@@ -185,8 +185,3 @@ export function dockerTarget(reached: ReachedContainer): Target {
     close: async () => {},
   };
 }
-
-/** Opens the docker target: reachContainer, then dockerTarget. */
-export async function openDockerTarget(spec: DockerSpec): Promise<Target> {
-  return dockerTarget(await reachContainer(spec));
-}
