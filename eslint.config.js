@@ -7,6 +7,19 @@ const LIB_STAYS_DOWN = {
   message: 'ops/lib is the bottom layer: it never imports the CLI, its commands or the Pulumi program.',
 };
 
+/** The target kinds (config.ts TargetSpec): only targets/ may tell them apart. */
+const KIND_LITERAL = "Literal[value=/^(server|docker|embedded)$/]";
+const NO_KIND_QUESTIONS = [
+  {
+    selector: `BinaryExpression[operator=/^[!=]==?$/]:has(Identifier[name='kind']):has(${KIND_LITERAL})`,
+    message: 'only ops/lib/targets/ names a target kind: ask the Target (or targetTraits(spec)) for the capability you need.',
+  },
+  {
+    selector: `SwitchStatement[discriminant.property.name='kind'] > SwitchCase > ${KIND_LITERAL}.test`,
+    message: 'only ops/lib/targets/ switches on a target kind: its factory (targets/open.ts) maps a kind to its driver.',
+  },
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', '.aetherlens/**', 'coverage/**', 'tmp/**', '**/*.tmp.ts'] },
   js.configs.recommended,
@@ -35,10 +48,22 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', { patterns: [
         LIB_STAYS_DOWN,
-        { regex: '(^|/)(backup|restore|scheduler|seed|migrations)/|(^|/)(quickstart|inventory|report)\\.js$', message: 'targets are what operations run on: a target never imports an operation.' },
+        { regex: '(^|/)(backup|restore|scheduler|seed|migrations|upgrade)/|(^|/)(quickstart|inventory|report)\\.js$|(^|/)embedded/serve\\.js$', message: 'targets are what operations run on: a target never imports an operation.' },
       ] }],
     },
   },
+  // The engine sits below the targets that open it: it never reaches back up into them.
+  {
+    files: ['ops/lib/embedded/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        LIB_STAYS_DOWN,
+        { regex: '(^|/)targets/', message: 'the embedded engine is below targets/: it never imports a target (a sideways import makes a cycle).' },
+      ] }],
+    },
+  },
+  // Outside targets/, no code asks which kind a target is (DESIGN section 2).
+  { files: ['ops/**/*.ts', 'infra/**/*.ts'], ignores: ['ops/lib/targets/**'], rules: { 'no-restricted-syntax': ['error', ...NO_KIND_QUESTIONS] } },
   // Operators' job scripts run with zx's globals, as under the zx command.
   { files: ['ops/jobs/examples/**'], languageOptions: { globals: { $: 'readonly', fs: 'readonly', path: 'readonly', which: 'readonly' } } },
 );

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { OpsError, runDueJobs, withTarget } from '../lib/index.js';
+import { OpsError, targetTraits, withTarget } from '../lib/index.js';
 import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions } from './context.js';
 
 const run = withTargetOptions(new Command('run'))
@@ -15,13 +15,12 @@ const run = withTargetOptions(new Command('run'))
   .action(async (id: number | undefined, options: GlobalOptions & { all?: boolean; embeddedOnly?: boolean }) => {
     if (id !== undefined && options.all) throw new OpsError('USAGE', 'give a job id or --all, not both');
     const settings = settingsFrom(options);
-    if (options.embeddedOnly && settings.target.kind !== 'embedded') {
+    if (options.embeddedOnly && targetTraits(settings.target).runsPolicyJobsItself) {
       loggerFor(options).info('not the embedded target: its policy jobs are run by the server, nothing to do');
       return output(options, [], () => 'no job run: not the embedded target');
     }
-    const stateDir = settings.target.kind === 'embedded' ? settings.target.dataDir : undefined;
     const runs = await withTarget(settings.target, 'jobs run', (target) =>
-      runDueJobs(target.connection, { ...(id !== undefined ? { jobId: id } : {}), ...(options.all ? { all: true } : {}), ...(stateDir ? { stateDir } : {}), logger: loggerFor(options) }));
+      target.runPolicyJobs({ ...(id !== undefined ? { jobId: id } : {}), ...(options.all ? { all: true } : {}), logger: loggerFor(options) }));
     output(options, runs, (r) => (r.length === 0 ? 'no job is due' : r.map((j) => `${j.ok ? 'ok    ' : 'FAILED'} job ${j.id} ${j.proc} on ${j.relation} (${j.ms} ms)${j.error ? `: ${j.error}` : ''}`).join('\n')));
     if (runs.some((j) => !j.ok)) process.exitCode = 1;
   });

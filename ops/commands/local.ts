@@ -1,11 +1,17 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { OpsError, prepareClusterTemplate, embeddedStatus, serveEmbedded, stopEmbedded, migrationStatus, openTarget, DEFAULT_SERVE_PORT } from '../lib/index.js';
+import { OpsError, prepareClusterTemplate, embeddedStatus, serveEmbedded, stopEmbedded, migrationStatus, openTarget, targetTraits, DEFAULT_SERVE_PORT, type TargetSpec } from '../lib/index.js';
 import { output, settingsFrom, type GlobalOptions } from './context.js';
 
+/** The configured target, which must be one this program opens in-process, and its data directory. */
+function inProcessTarget(options: GlobalOptions): { spec: TargetSpec; dataDir: string } {
+  const spec = settingsFrom(options).target;
+  const dataDir = targetTraits(spec).inProcessDataDir;
+  if (dataDir === undefined) throw new OpsError('CONFIG', '`local` commands work on the embedded database: unset DATABASE_URL / AETHERLENS_DB_CONTAINER');
+  return { spec, dataDir };
+}
+
 function embeddedDirOf(options: GlobalOptions): string {
-  const settings = settingsFrom(options);
-  if (settings.target.kind !== 'embedded') throw new OpsError('CONFIG', '`local` commands work on the embedded database: unset DATABASE_URL / AETHERLENS_DB_CONTAINER');
-  return settings.target.dataDir;
+  return inProcessTarget(options).dataDir;
 }
 
 function parsePort(value: string): number {
@@ -42,11 +48,11 @@ const status = new Command('status')
   .option('--embedded-dir <dir>', 'data directory (or AETHERLENS_EMBEDDED_DIR)')
   .option('--json', 'print as JSON')
   .action(async (options: GlobalOptions) => {
-    const dataDir = embeddedDirOf(options);
+    const { spec, dataDir } = inProcessTarget(options);
     const state = await embeddedStatus(dataDir);
     let head: number | null = null;
     if (state.running || state.exists) {
-      const target = await openTarget({ kind: 'embedded', dataDir }, { command: 'local status' });
+      const target = await openTarget(spec, { command: 'local status' });
       try {
         head = (await migrationStatus({ connection: target.connection })).head;
       } finally {

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { OpsError, quickstart, formatBytes, type QuickstartReport } from '../lib/index.js';
+import { OpsError, quickstart, formatBytes, targetTraits, type QuickstartReport } from '../lib/index.js';
 import { loggerFor, output, settingsFrom, type GlobalOptions } from './context.js';
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
@@ -31,9 +31,10 @@ export const quickstartCommand = new Command('quickstart')
   .option('--json', 'print the report as JSON')
   .action(async (options: GlobalOptions) => {
     const settings = settingsFrom(options);
-    if (settings.target.kind !== 'embedded') throw new OpsError('CONFIG', 'quickstart runs on the embedded database: unset DATABASE_URL / AETHERLENS_DB_CONTAINER (or use migrate, seed and backup against your server)');
+    const dataDir = targetTraits(settings.target).inProcessDataDir;
+    if (dataDir === undefined) throw new OpsError('CONFIG', 'quickstart runs on the embedded database: unset DATABASE_URL / AETHERLENS_DB_CONTAINER (or use migrate, seed and backup against your server)');
     const report = await quickstart({
-      dataDir: settings.target.dataDir,
+      dataDir,
       backupDir: settings.backupDir,
       logger: loggerFor(options),
       ...(settings.adminPassword ? { adminPassword: settings.adminPassword } : {}),

@@ -7,11 +7,13 @@ import { collectRetention, type RetentionFlags, type RetentionPolicy } from './b
 import { collectScheduleSettings, parseDuration, type ScheduleFlags, type ScheduleSettings } from './scheduler/settings.js';
 import { SettingsProblems } from './settings/problems.js';
 import { KNOWN_ENV, SECRET_VARIABLES, type Environment } from './settings/variables.js';
+import { targetTraits } from './targets/open.js';
 
 /** Where the database lives (DESIGN section 2). */
 export type TargetSpec =
   | { kind: 'server'; connection: ConnectionInfo }
-  | { kind: 'docker'; container: string; database?: string; user?: string }
+  /** password: PGPASSWORD, when set, instead of the container's own secret. */
+  | { kind: 'docker'; container: string; database?: string; user?: string; password?: string }
   | { kind: 'embedded'; dataDir: string };
 
 export interface Settings {
@@ -76,7 +78,7 @@ function resolveTarget(flags: CommonFlags, env: Environment, problems: SettingsP
       problems.add(`container name "${container}" is not a valid Docker name: use letters, digits, _ . -`);
       return undefined;
     }
-    return { kind: 'docker', container, ...(env.AETHERLENS_DB_NAME ? { database: env.AETHERLENS_DB_NAME } : {}), ...(env.AETHERLENS_DB_USER ? { user: env.AETHERLENS_DB_USER } : {}) };
+    return { kind: 'docker', container, ...(env.AETHERLENS_DB_NAME ? { database: env.AETHERLENS_DB_NAME } : {}), ...(env.AETHERLENS_DB_USER ? { user: env.AETHERLENS_DB_USER } : {}), ...(env.PGPASSWORD ? { password: env.PGPASSWORD } : {}) };
   }
   return { kind: 'embedded', dataDir: resolve(flags.embeddedDir ?? env.AETHERLENS_EMBEDDED_DIR ?? DEFAULT_EMBEDDED_DIR) };
 }
@@ -106,7 +108,7 @@ function resolveMaxBackupAge(flags: CommonFlags, env: Environment, problems: Set
 /** Passwords the target and the environment carry (URL tokens are remembered by secrets.ts). */
 function settingsSecrets(target: TargetSpec | undefined, env: Environment): string[] {
   const values = SECRET_VARIABLES.filter((v) => v.secret === 'value').map((v) => env[v.name]);
-  return [target?.kind === 'server' ? target.connection.password : undefined, ...values].filter((s): s is string => Boolean(s));
+  return [...(target ? targetTraits(target).secrets : []), ...values].filter((s): s is string => Boolean(s));
 }
 
 /**

@@ -1,41 +1,78 @@
-// The library's public surface: the CLI, the Pulumi post-deploy step and the tests use only this.
-export { OpsError, isOpsError, type OpsErrorCode } from './errors.js';
+// The library's public surface: what the CLI (ops/commands, ops/cli.ts), the Pulumi step (infra/)
+// and the tests use, and nothing else; the rest of ops/lib stays internal.
+export { OpsError, isOpsError } from './errors.js';
 export { AETHERLENS_VERSION } from './version.js';
 export { consoleLogger, jsonLogger, memoryLogger, silentLogger, type Logger } from './logger.js';
-export { parseDatabaseUrl, describeConnection, connectionUrl, redact, type ConnectionInfo } from './connection.js';
-export { rememberSecret, rememberUrlSecrets, rememberEnvironmentSecrets } from './secrets.js';
+export { parseDatabaseUrl, describeConnection, redact, type ConnectionInfo } from './connection.js';
+export { rememberUrlSecrets, rememberEnvironmentSecrets } from './secrets.js';
 export { resolveSettings, type Settings, type TargetSpec, type CommonFlags } from './config.js';
 export { jobEnvironmentFrom } from './settings/childEnvironment.js';
-export { AETHERLENS_VARIABLES, STANDARD_VARIABLES, KNOWN_ENV, type Environment, type EnvironmentVariable } from './settings/variables.js';
-export { openTarget, withTarget } from './targets/open.js';
-export type { Target, TargetKind, ToolVersion, ToolVersions, DumpSession, DumpOptions, DumpFormat } from './targets/types.js';
-export { pgSqlClient, pgliteSqlClient, type SqlClient } from './targets/sqlClient.js';
-export * from './backup/index.js';
-export { migrate, migrationStatus, type MigrateOptions, type MigrateResult, type StatusResult } from './migrations/runner.js';
+export { AETHERLENS_VARIABLES, STANDARD_VARIABLES, KNOWN_ENV } from './settings/variables.js';
+export { openTarget, withTarget, targetTraits } from './targets/open.js';
+export type { Target } from './targets/types.js';
+export { pgSqlClient, pgliteSqlClient } from './targets/sqlClient.js';
+export {
+  backup,
+  DUMP_COMPRESSION_LEVEL,
+  type BackupResult,
+  listCatalog,
+  findBackup,
+  type CatalogEntry,
+  type BackupStatus,
+  readManifest,
+  writeManifest,
+  recordVerification,
+  type Manifest,
+  compareFingerprints,
+  takeFingerprint,
+  type Fingerprint,
+  classifyDumpStderr,
+  assertDumpToolFits,
+  planRotation,
+  resolveRetention,
+  type RotationInput,
+  rotate,
+  type RotateResult,
+  deleteFromCatalog,
+  acquireBackupLock,
+  cleanAbandoned,
+  hashFile,
+  formatBytes,
+  formatCheck,
+  formatSeconds,
+} from './backup/index.js';
+export { migrate, migrationStatus, type MigrateResult, type StatusResult } from './migrations/runner.js';
 export { adopt } from './migrations/adopt.js';
 export { loadMigrations, loadInitScripts, migrationSetChecksum, DEFAULT_MIGRATIONS_DIR } from './migrations/files.js';
 export { inventory, type Inventory } from './inventory.js';
-export { inspectTimescale, PRODUCTION_IMAGE } from './timescale.js';
-export { compareVersions, readExtensionVersions, updateExtension, updateTarget, type ExtensionUpdate, type ExtensionVersions } from './extensionUpdate.js';
+export { inspectTimescale } from './timescale.js';
+export { compareVersions, readExtensionVersions, updateTarget } from './extensionUpdate.js';
 export { serveEmbedded, embeddedStatus, stopEmbedded, DEFAULT_SERVE_PORT } from './embedded/serve.js';
-export { runDueJobs, type JobRun } from './embedded/jobs.js';
+export { runDueJobs } from './embedded/jobs.js';
 export { openEmbeddedEngine, prepareClusterTemplate } from './embedded/engine.js';
 export { stopBusyEngines } from './embedded/engineThread.js';
 export { compileWasmOnce } from './embedded/wasmTier.js';
-export { checkDataDir, ENGINE_ID } from './embedded/layout.js';
-export { startScheduler, schedulerLockPath, type SchedulerOptions, type RunningScheduler } from './scheduler/scheduler.js';
-export { resolveScheduleSettings, parseDuration, defaultStatusFile, type ScheduleSettings, type ScheduleFlags, type JobSchedule } from './scheduler/settings.js';
+export { ENGINE_ID } from './embedded/layout.js';
+export { startScheduler } from './scheduler/scheduler.js';
+export { resolveScheduleSettings, parseDuration, type ScheduleFlags } from './scheduler/settings.js';
 export { backupHealth, formatAge, type BackupHealth } from './scheduler/health.js';
-// jobTargetEnv and targetSecrets (realSteps.ts) gave way to jobEnvironmentFrom and Settings.secrets.
-export { targetLabel } from './scheduler/realSteps.js';
+export { targetLabel } from './scheduler/targetEnvironment.js';
 export { lastVerifiedBackup } from './scheduler/verified.js';
-export { findJob, listJobs, SHIPPED_JOBS_DIR, type JobScript } from './scheduler/jobFiles.js';
-export { runJob, isNoise, type JobOutcome, type JobRunOptions } from './scheduler/jobRunner.js';
+export { findJob, listJobs } from './scheduler/jobFiles.js';
+export { runJob, isNoise } from './scheduler/jobRunner.js';
 export { recordRun } from './scheduler/jobRecord.js';
-export { readStatusFile, type SchedulerStatus, type RunRecord, type VerifiedBackup } from './scheduler/status.js';
-export { seed, SEED_LIMITS, type SeedOptions, type SeedSummary } from './seed/index.js';
+export { seed, type SeedSummary } from './seed/index.js';
 export { quickstart, type QuickstartReport } from './quickstart.js';
-export { sampleQueries, compressionSummary, type TimedQuery, type CompressionSummary } from './report.js';
-export * from './restore/index.js';
-export { upgrade, rollbackSteps, type UpgradeOptions, type UpgradeReport } from './upgrade/upgrade.js';
-export { drilledBackupAt } from './upgrade/prerequisite.js';
+export {
+  drill,
+  type DrillReport,
+  restore,
+  type RestoreReport,
+  type RestoreSummary,
+  parseBefore,
+  type RestoreMode,
+  describeSession,
+  compareAcrossUpdate,
+  type CheckResult,
+} from './restore/index.js';
+export { upgrade, rollbackSteps, type UpgradeReport } from './upgrade/upgrade.js';

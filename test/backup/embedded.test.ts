@@ -6,12 +6,12 @@ import { gunzipSync } from 'node:zlib';
 import { backup, compareFingerprints, hashFile, isOpsError, pgliteSqlClient, takeFingerprint, type Target } from '../../ops/lib/index.js';
 import { acquireLock } from '../../ops/lib/fileLock.js';
 import { embeddedPaths } from '../../ops/lib/embedded/layout.js';
-import { openEmbeddedTarget } from '../../ops/lib/targets/embedded.js';
+import { openEmbeddedTarget, type EmbeddedTarget } from '../../ops/lib/targets/embedded/target.js';
 import { snapshotDir } from './support.js';
 
 describe('backup of the embedded engine (PGlite + TimescaleDB community edition)', () => {
   let root: string;
-  let target: Target;
+  let target: EmbeddedTarget;
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'aetherlens-embedded-backup-'));

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Manifest } from '../../ops/lib/backup/manifest.js';
 import { silentLogger } from '../../ops/lib/logger.js';
-import { embeddedSite } from '../../ops/lib/restore/embeddedSite.js';
+import { embeddedSite } from '../../ops/lib/targets/embedded/restoreSite.js';
 
 const [dataDir, dumpPath, manifestPath, sql] = process.argv.slice(2) as [string, string, string, string];
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { assertRestorable } from '../../ops/lib/restore/compat.js';
-import type { SiteFacts } from '../../ops/lib/restore/site.js';
+import type { SiteFacts } from '../../ops/lib/targets/restoreSite.js';
 import { fakeManifest } from './support.js';
 
 const server: SiteFacts = { serverVersion: '15.20', serverMajor: 15, timescaleVersions: ['2.22.1'], edition: 'timescale', dumpFormat: 'custom', where: 'the server at postgres://postgres@db:5432/postgres', restoreMajor: 15 };

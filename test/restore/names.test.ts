@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { checkDatabaseName, derivedName, libpqDbname, restoreNames, restoreStamp, MAX_IDENTIFIER_BYTES } from '../../ops/lib/restore/names.js';
+import { checkDatabaseName, derivedName, libpqDbname, restoreNames, restoreStamp, MAX_IDENTIFIER_BYTES } from '../../ops/lib/targets/names.js';
 import { isOpsError } from '../../ops/lib/errors.js';
 
 const at = new Date('2026-11-20T10:00:05.123Z');

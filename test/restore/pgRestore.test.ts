@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { baseRestoreArgs, isBackupFault, restoreFailure, splitDataEntries } from '../../ops/lib/restore/pgRestore.js';
-import { dockerRestoreCommand } from '../../ops/lib/restore/targetRestore.js';
+import { baseRestoreArgs, isBackupFault, restoreFailure, splitDataEntries } from '../../ops/lib/targets/server/pgRestore.js';
+import { dockerRestoreCommand } from '../../ops/lib/targets/docker/tools.js';
 
 const toc = `;
 ; Archive created at 2026-11-25 06:26:08 UTC

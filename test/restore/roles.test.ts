@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { createRoleStatements, rolesInSql } from '../../ops/lib/restore/roles.js';
+import { createRoleStatements, rolesInSql } from '../../ops/lib/targets/roles.js';
 
 describe('roles a dump needs', () => {
   test('owners and grantees, quoted or not; never PUBLIC, never words inside rows', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { splitStatements } from '../../ops/lib/migrations/splitter.js';
-import { splitSql, SqlStatementSplitter, sqlStatements, UnterminatedSqlError } from '../../ops/lib/restore/sqlStatements.js';
+import { splitSql, SqlStatementSplitter, sqlStatements, UnterminatedSqlError } from '../../ops/lib/targets/embedded/sqlStatements.js';
 
 /** Feeds `chunks` one after another, as a stream would. */
 function splitChunks(chunks: string[]): string[] {

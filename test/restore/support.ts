@@ -4,8 +4,9 @@ import type { Manifest, Verification } from '../../ops/lib/backup/manifest.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { ConnectionInfo } from '../../ops/lib/connection.js';
-import { migrate, pgliteSqlClient, pgSqlClient, seed, silentLogger, takeFingerprint, withTarget, type Fingerprint, type Target } from '../../ops/lib/index.js';
+import { migrate, pgliteSqlClient, pgSqlClient, seed, silentLogger, takeFingerprint, type Fingerprint } from '../../ops/lib/index.js';
 import { withClient } from '../../ops/lib/pg.js';
+import { openEmbeddedTarget, type EmbeddedTarget } from '../../ops/lib/targets/embedded/target.js';
 import { CLI } from '../support/cli.js';
 /** A manifest as backup() writes it, for tests that need no real dump. */
 export function fakeManifest(overrides: Partial<Manifest> & { id: string; createdAt: string }): Manifest {
@@ -57,8 +58,13 @@ export async function addReadings(info: ConnectionInfo, rows: number): Promise<v
 }
 
 /** Opens the embedded database in this process (holding its lock), runs `fn`, closes it. */
-export function withEmbedded<T>(dataDir: string, fn: (target: Target) => Promise<T>): Promise<T> {
-  return withTarget({ kind: 'embedded', dataDir }, 'test', fn, { requireOwnership: true });
+export async function withEmbedded<T>(dataDir: string, fn: (target: EmbeddedTarget) => Promise<T>): Promise<T> {
+  const target = await openEmbeddedTarget({ dataDir, command: 'test', requireOwnership: true });
+  try {
+    return await fn(target);
+  } finally {
+    await target.close();
+  }
 }
 
 export function embeddedFingerprintOf(dataDir: string): Promise<Fingerprint> {

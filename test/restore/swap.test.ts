@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { settingValue, swapInstructions } from '../../ops/lib/restore/swap.js';
+import { settingValue, swapInstructions } from '../../ops/lib/targets/server/swap.js';
 
 describe('the swap', () => {
   test.each([

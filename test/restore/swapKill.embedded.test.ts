@@ -7,8 +7,8 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SWAP_MARKER } from '../../ops/lib/embedded/swap.js';
 import { silentLogger } from '../../ops/lib/logger.js';
-import { EMBEDDED_SWAP_STEPS, embeddedSite, type EmbeddedSwapStep } from '../../ops/lib/restore/embeddedSite.js';
-import type { SwapResult } from '../../ops/lib/restore/site.js';
+import { EMBEDDED_SWAP_STEPS, embeddedSite, type EmbeddedSwapStep } from '../../ops/lib/targets/embedded/restoreSite.js';
+import type { SwapResult } from '../../ops/lib/targets/restoreSite.js';
 import { runCli } from '../support/cli.js';
 import { withEmbedded } from './support.js';
 

@@ -6,7 +6,7 @@
  */
 import { findBackup } from '../../ops/lib/backup/catalog.js';
 import { silentLogger } from '../../ops/lib/logger.js';
-import { embeddedSite, type EmbeddedSwapStep } from '../../ops/lib/restore/embeddedSite.js';
+import { embeddedSite, type EmbeddedSwapStep } from '../../ops/lib/targets/embedded/restoreSite.js';
 
 const [dataDir, backupDir, killAt] = process.argv.slice(2) as [string, string, EmbeddedSwapStep | 'none'];
 const entry = await findBackup(backupDir, 'latest');

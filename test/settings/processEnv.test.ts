@@ -7,11 +7,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 /** The resolver: the one module of ops/lib that reads the process environment. */
 const RESOLVER = 'ops/lib/config.ts';
 
-/**
- * TEMPORARY: files another branch (issue 14, section 1: one folder per target kind) is rewriting,
- * which will take these values from Settings. Empty this list when that branch lands.
- */
-const KNOWN_REMAINING = ['ops/lib/restore/targetRestore.ts', 'ops/lib/scheduler/realSteps.ts', 'ops/lib/targets/docker.ts', 'ops/lib/targets/open.ts'];
+const KNOWN_REMAINING: string[] = [];
 
 async function sources(dir: string): Promise<string[]> {
   const entries = await readdir(join(ROOT, dir), { withFileTypes: true, recursive: true });

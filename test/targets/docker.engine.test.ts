@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKUP_ID_PATTERN } from '../../ops/lib/backup/catalog.js';
 import { parseDatabaseUrl } from '../../ops/lib/connection.js';
 import { withClient } from '../../ops/lib/pg.js';
-import { execInContainer } from '../../ops/lib/targets/dockerExec.js';
+import { execInContainer } from '../../ops/lib/targets/docker/exec.js';
 import { openTarget } from '../../ops/lib/targets/open.js';
 import { CLI, runCli } from '../support/cli.js';
 import { describeDocker, docker, execIn, removeAll, requireTestImage, uniqueName } from '../support/docker.js';

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { dockerDumpCommand, dockerExecArgs, dockerInspectArgs, parseContainerInspect, remoteEngineHost } from '../../ops/lib/targets/docker.js';
-import { dockerExecFailure, EXEC_MARK_VAR, STOP_MARKED_SCRIPT, stopMarkedArgs, type ContainerNow } from '../../ops/lib/targets/dockerExec.js';
+import { dockerInspectArgs, parseContainerInspect, remoteEngineHost } from '../../ops/lib/targets/docker/target.js';
+import { dockerDumpCommand } from '../../ops/lib/targets/docker/tools.js';
+import { dockerExecArgs, dockerExecFailure, EXEC_MARK_VAR, STOP_MARKED_SCRIPT, stopMarkedArgs, type ContainerNow } from '../../ops/lib/targets/docker/exec.js';
 
 // Trimmed `docker container inspect` output for the container `pulumi up` makes.
 const INSPECT = JSON.stringify([{

@@ -125,8 +125,7 @@ async function backupLocked(dir: string, options: BackupOptions, logger: Logger)
   try {
     const facts = await readDatabaseFacts(session.client);
     assertDumpToolFits(tools.pgDump, facts.serverVersion);
-    // The embedded engine's database is PGlite's template1: name its backups after the target.
-    const name = target.kind === 'embedded' ? 'embedded' : facts.database;
+    const name = target.backupName(facts.database);
     let id = backupId(createdAt, name);
     for (let n = 2; existsSync(join(dir, id)); n++) id = `${backupId(createdAt, name)}-${n}`;
     staging = await createStaging(dir, id);
@@ -194,7 +193,7 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
   const logger = options.logger ?? silentLogger;
   const dir = resolve(options.dir);
   await prepareDirectory(dir, logger);
-  const lock = await acquireBackupLock(dir, options.target);
+  const lock = await acquireBackupLock(dir, options.target.backupLockKey);
   try {
     const cleaned = await cleanAbandoned(dir, logger);
     return { ...(await backupLocked(dir, options, logger)), cleaned };

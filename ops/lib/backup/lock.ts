@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isOpsError, OpsError } from '../errors.js';
 import { acquireLock, readLockOwner, type HeldLock, type LockOwner } from '../fileLock.js';
-import type { Target } from '../targets/types.js';
+import type { BackupLockKey } from '../targets/types.js';
 
 /** One lock per target and backup directory, kept in that directory (dot-named, so not a backup). */
-export function backupLockPath(dir: string, target: Pick<Target, 'kind' | 'label'>): string {
+export function backupLockPath(dir: string, target: BackupLockKey): string {
   const key = createHash('sha256').update(`${target.kind}\n${target.label}`).digest('hex').slice(0, 12);
   return join(dir, `.backup-${key}`);
 }
@@ -17,7 +17,7 @@ const describe = (owner: LockOwner) => `backup already running (pid ${owner.pid 
  * Takes the backup lock or fails with "backup already running (pid …, since …)". The kernel frees
  * a killed holder's lock at once (fileLock.ts).
  */
-export async function acquireBackupLock(dir: string, target: Pick<Target, 'kind' | 'label'>): Promise<HeldLock> {
+export async function acquireBackupLock(dir: string, target: BackupLockKey): Promise<HeldLock> {
   const path = backupLockPath(dir, target);
   try {
     return await acquireLock(path, { command: 'backup', details: { target: target.label }, describe });

@@ -6,6 +6,7 @@ import { OpsError } from '../errors.js';
 import { acquireLock, isProcessAlive, lockHolder, ownerPath, type LockOwner } from '../fileLock.js';
 import { openEmbeddedEngine, type EmbeddedEngine } from './engine.js';
 import { embeddedPaths } from './layout.js';
+import { describeServeOwner } from './owner.js';
 import { ensurePasswordFile } from './password.js';
 
 /** The port `local serve` uses unless told otherwise: clear of a system PostgreSQL on 5432. */
@@ -20,12 +21,6 @@ export interface ServedDatabase {
   /** The psql line with the password read from that file into PGPASSWORD. */
   psqlWithPassword: string;
   stop(): Promise<void>;
-}
-
-/** Why the data directory cannot be opened: who has it, since when, and on which port. */
-export function describeServeOwner(dataDir: string) {
-  return (owner: LockOwner) =>
-    `the embedded database ${dataDir} is already open by pid ${owner.pid} on ${owner.host} (${owner.command}, since ${owner.since}${owner.port ? `, serving 127.0.0.1:${String(owner.port)}` : ''}): stop it first (aetherlens-db local stop) or use that server`;
 }
 
 /** Shell single quotes, for the commands we print. */

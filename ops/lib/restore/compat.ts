@@ -1,6 +1,6 @@
 import { OpsError } from '../errors.js';
 import type { Manifest } from '../backup/manifest.js';
-import type { SiteFacts } from './site.js';
+import type { SiteFacts } from '../targets/restoreSite.js';
 
 const major = (version: string) => Number(/^(\d+)/.exec(version)?.[1] ?? NaN);
 

@@ -11,10 +11,10 @@ import { recordVerification, type Manifest, type Verification } from '../backup/
 import { checkAggregatesExist, checkFingerprint, checkJobs, checkMigrations, checkRefresh, checkUnchangedByUpdate, restoringCheck, type CheckResult } from './checks.js';
 import { takeFingerprint, type Fingerprint } from '../backup/fingerprint.js';
 import { assertRestorable } from './compat.js';
-import { isBackupFault, type RestoreMode, type RestorePhase } from './pgRestore.js';
+import { isBackupFault, type RestoreMode, type RestorePhase } from '../targets/server/pgRestore.js';
 import { carryJobStates } from './jobStates.js';
-import type { RestoreSite, ScratchCopy } from './site.js';
-import { openRestoreSite } from './targetRestore.js';
+import type { RestoreSite, ScratchCopy } from '../targets/restoreSite.js';
+import { openRestoreSite } from '../targets/open.js';
 
 /** How a dump is restored unless told otherwise: see test/bench/restore.bench.ts. */
 export const DEFAULT_RESTORE_MODE: RestoreMode = 'two-phase';

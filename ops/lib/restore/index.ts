@@ -15,11 +15,12 @@
 export { drill, checkCopy, checkChecksum, recoveryPoint, DEFAULT_RESTORE_MODE, type DrillOptions, type DrillReport, type RecoveryPoint, type ExtensionVersionsReport } from './drill.js';
 export { restore, backupRowCounts, type RestoreOptions, type RestoreReport, type RestoreSummary, type RowComparison } from './restore.js';
 export { selectBackup, parseBefore, type Selection } from './select.js';
-export { openRestoreSite, dockerRestoreCommand } from './targetRestore.js';
+export { openRestoreSite } from '../targets/open.js';
+export { dockerRestoreCommand } from '../targets/docker/tools.js';
 export { assertRestorable } from './compat.js';
-export { restoreNames, restoreStamp, checkDatabaseName, libpqDbname, MAX_IDENTIFIER_BYTES, type RestoreNames, type ScratchPurpose } from './names.js';
-export { runPgRestore, splitDataEntries, restoreFailure, type RestoreMode, type RestorePhase, type RestoreProgram } from './pgRestore.js';
-export { cleanLeftoverDatabases, SCRATCH_MARKER } from './scratch.js';
-export { describeSession, swapInstructions } from './swap.js';
+export { restoreNames, restoreStamp, checkDatabaseName, libpqDbname, MAX_IDENTIFIER_BYTES, type RestoreNames, type ScratchPurpose } from '../targets/names.js';
+export { runPgRestore, splitDataEntries, restoreFailure, type RestoreMode, type RestorePhase, type RestoreProgram } from '../targets/server/pgRestore.js';
+export { cleanLeftoverDatabases, SCRATCH_MARKER } from '../targets/server/scratch.js';
+export { describeSession, swapInstructions } from '../targets/server/swap.js';
 export { compareAcrossUpdate, type CheckResult } from './checks.js';
-export type { RestoreSite, ScratchCopy, SiteFacts, SwapResult, LiveSession, CopySession } from './site.js';
+export type { RestoreSite, ScratchCopy, SiteFacts, SwapResult, LiveSession, CopySession } from '../targets/restoreSite.js';

@@ -1,4 +1,4 @@
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import type { TargetSpec } from '../config.js';
 import { isOpsError, OpsError } from '../errors.js';
 import { acquireLock, type HeldLock, type LockOwner } from '../fileLock.js';
@@ -11,12 +11,11 @@ import type { Manifest } from '../backup/manifest.js';
 import type { CheckResult } from './checks.js';
 import { assertRestorable } from './compat.js';
 import { checkChecksum, checkCopy, DEFAULT_RESTORE_MODE, type ExtensionVersionsReport } from './drill.js';
-import { checkDatabaseName } from './names.js';
-import type { RestoreMode, RestorePhase } from './pgRestore.js';
+import type { RestoreMode, RestorePhase } from '../targets/server/pgRestore.js';
 import { selectBackup, type Selection } from './select.js';
-import type { LiveSession, RestoreSite, ScratchCopy, SwapResult } from './site.js';
-import { describeSession } from './swap.js';
-import { openRestoreSite } from './targetRestore.js';
+import type { LiveSession, RestoreSite, ScratchCopy, SwapResult } from '../targets/restoreSite.js';
+import { describeSession } from '../targets/server/swap.js';
+import { openRestoreSite } from '../targets/open.js';
 
 /** One table's rows in the backup against the live database, for the confirmation. */
 export interface RowComparison {
@@ -94,7 +93,7 @@ async function lockOutBackups(dir: string, site: RestoreSite): Promise<HeldLock>
   const describe = (owner: LockOwner) => owner.command === 'backup' || owner.command.startsWith('schedule')
     ? `a backup of this database is running (pid ${owner.pid || 'unknown'}, since ${owner.since}): wait for it to finish, then run the restore again; nothing was changed`
     : `another ${owner.command} of this database is running (pid ${owner.pid || 'unknown'}, since ${owner.since}): wait for it to finish; nothing was changed`;
-  return acquireLock(backupLockPath(dir, site.lockKey), { command: 'restore', describe });
+  return acquireLock(backupLockPath(dir, site.backupLockKey), { command: 'restore', describe });
 }
 
 /**
@@ -132,8 +131,7 @@ async function restoreLocked(options: RestoreOptions): Promise<RestoreReport> {
   try {
     lock = await lockOutBackups(options.backupDir, site);
     const cleaned = await site.cleanLeftovers(logger);
-    const live = options.into === undefined ? site.defaultLive
-      : site.kind === 'embedded' ? resolve(options.into) : checkDatabaseName(options.into, '--into');
+    const live = options.into === undefined ? site.defaultLive : site.liveNamed(options.into);
     const checksum = await checkChecksum(entry, manifest);
     if (!checksum.ok) throw refused(checksum.detail);
     const names = site.scratchName(live, 'restore', now());

@@ -1,5 +1,6 @@
 import type { Settings } from '../config.js';
 import type { Environment } from './variables.js';
+import { targetTraits } from '../targets/open.js';
 
 /** Jobs send no pings or webhooks, so they never see the tokens. */
 const HIDDEN_FROM_JOBS = ['AETHERLENS_PING_URL', 'AETHERLENS_PING_URL_FILE', 'AETHERLENS_WEBHOOK_URL', 'AETHERLENS_WEBHOOK_URL_FILE'] as const;
@@ -16,8 +17,7 @@ export function jobEnvironmentFrom(settings: Settings): Environment {
     ...settings.environment,
     AETHERLENS_BACKUP_DIR: settings.backupDir,
     AETHERLENS_MIGRATIONS_DIR: settings.migrationsDir,
-    ...(spec.kind === 'embedded' ? { AETHERLENS_EMBEDDED_DIR: spec.dataDir } : {}),
-    ...(spec.kind === 'docker' ? { AETHERLENS_DB_CONTAINER: spec.container } : {}),
+    ...targetTraits(spec).jobEnv,
     ...(settings.pgBinDir ? { PG_BIN_DIR: settings.pgBinDir } : {}),
   };
   for (const name of HIDDEN_FROM_JOBS) delete env[name];

@@ -1,28 +1,44 @@
+/**
+ * The one factory: a configured target's kind is mapped to its driver (targets/<kind>/) here and
+ * nowhere else. Operations get an open Target or RestoreSite and ask it for capabilities.
+ */
 import type { TargetSpec } from '../config.js';
-import { openDockerTarget } from './docker.js';
-import { openEmbeddedTarget } from './embedded.js';
-import { serverTarget } from './server.js';
-import type { Target } from './types.js';
+import { dockerDriver } from './docker/index.js';
+import type { OpenRestoreSiteOptions, OpenTargetOptions, TargetDriver } from './driver.js';
+import { embeddedDriver } from './embedded/index.js';
+import type { RestoreSite } from './restoreSite.js';
+import { serverDriver } from './server/index.js';
+import type { Target, TargetKind, TargetTraits } from './types.js';
 
-export interface OpenTargetOptions {
-  command: string;
-  requireOwnership?: boolean;
-  /** Directory of the host's pg_dump (Settings.pgBinDir); PG_BIN_DIR when not given. */
-  pgBinDir?: string;
+export type { OpenRestoreSiteOptions, OpenTargetOptions } from './driver.js';
+
+const DRIVERS: { [K in TargetKind]: TargetDriver<K> } = {
+  server: serverDriver,
+  docker: dockerDriver,
+  embedded: embeddedDriver,
+};
+
+function driverFor<K extends TargetKind>(spec: Extract<TargetSpec, { kind: K }>): TargetDriver<K> {
+  return DRIVERS[spec.kind as K];
+}
+
+/** What is known of the configured target before it is opened: label, job environment, secrets. */
+export function targetTraits(spec: TargetSpec): TargetTraits {
+  return driverFor(spec).traits(spec);
 }
 
 /** Opens the configured target; the caller closes it. */
-export async function openTarget(spec: TargetSpec, options: OpenTargetOptions): Promise<Target> {
-  switch (spec.kind) {
-    case 'server': {
-      const pgBinDir = options.pgBinDir ?? process.env.PG_BIN_DIR;
-      return serverTarget(spec.connection, pgBinDir ? { pgBinDir } : {});
-    }
-    case 'embedded':
-      return openEmbeddedTarget({ dataDir: spec.dataDir, command: options.command, ...(options.requireOwnership ? { requireOwnership: true } : {}) });
-    case 'docker':
-      return openDockerTarget({ container: spec.container, ...(spec.database ? { database: spec.database } : {}), ...(spec.user ? { user: spec.user } : {}) });
-  }
+export function openTarget(spec: TargetSpec, options: OpenTargetOptions): Promise<Target> {
+  return driverFor(spec).open(spec, options);
+}
+
+/**
+ * Opens the place the configured target restores to (see restoreSite.ts). For a restore on the
+ * embedded target this takes the data directory's lock, refusing while `local serve` has it open.
+ * The caller closes it.
+ */
+export function openRestoreSite(spec: TargetSpec, options: OpenRestoreSiteOptions): Promise<RestoreSite> {
+  return driverFor(spec).openRestoreSite(spec, options);
 }
 
 /** Opens the target, runs `fn`, and always closes it. */

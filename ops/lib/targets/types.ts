@@ -1,5 +1,5 @@
 import type { ConnectionInfo } from '../connection.js';
-import type { EmbeddedEngine } from '../embedded/engine.js';
+import type { JobRun, RunJobsOptions } from '../embedded/jobs.js';
 import type { SqlClient } from './sqlClient.js';
 
 export type TargetKind = 'server' | 'docker' | 'embedded';
@@ -56,18 +56,52 @@ export interface DumpSession {
   close(): Promise<void>;
 }
 
+/** What the backup lock of a target is keyed by: a backup and a restore of one target share it. */
+export interface BackupLockKey {
+  kind: TargetKind;
+  label: string;
+}
+
+/** Running TimescaleDB's policy jobs on demand; state says where their last runs are kept. */
+export type PolicyJobOptions = Omit<RunJobsOptions, 'stateDir'>;
+
 /**
- * Where the database lives. Commands use only this interface and never branch on `kind`;
- * the differences (tools on the host, in a container, or in-process) live in the implementations.
+ * What is known of a configured target before it is opened (nothing is reached for it): what the
+ * scheduler writes in its status file and logs, and what a job needs to reach the same target.
+ */
+export interface TargetTraits {
+  /** A description safe for logs and the status file: never a password. */
+  readonly label: string;
+  /** True when the server runs TimescaleDB's policies with its own background workers. */
+  readonly runsPolicyJobsItself: boolean;
+  /** The variables an `aetherlens-db` child process needs to reach this same target. */
+  readonly jobEnv: Record<string, string>;
+  /** Passwords the spec itself carries, to blank out of logs. */
+  readonly secrets: string[];
+  /**
+   * The data directory this program opens the database from in-process (what `local` and
+   * `quickstart` work on); undefined when a server holds the database.
+   */
+  readonly inProcessDataDir?: string;
+}
+
+/**
+ * Where the database lives. Operations use only this interface and never ask for its kind;
+ * the differences (tools on the host, in a container, or in-process) live in targets/<kind>/.
  */
 export interface Target {
+  /** Recorded in manifests (which kind took a backup); never compared outside targets/. */
   readonly kind: TargetKind;
   /** A description safe for logs: never a password. */
   readonly label: string;
+  /** The backup lock this target's backups and restores take. */
+  readonly backupLockKey: BackupLockKey;
+  /** What a backup of this database is named after (the embedded engine's database is PGlite's template1). */
+  backupName(database: string): string;
+  /** Runs the due (or chosen) policy jobs now, remembering their runs where this kind keeps them. */
+  runPolicyJobs(options: PolicyJobOptions): Promise<JobRun[]>;
   /** How `pg` reaches the database. */
   readonly connection: ConnectionInfo;
-  /** The in-process engine when this process owns the embedded database. */
-  readonly engine?: EmbeddedEngine;
   /** The dump tool this target uses and its version; throws OpsError('TOOL') when it is missing. */
   toolVersions(): Promise<ToolVersions>;
   /** Opens a consistent read session for a backup; throws when the target cannot be dumped now. */

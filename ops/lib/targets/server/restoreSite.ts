@@ -1,49 +1,18 @@
-import { join } from 'node:path';
 import type pg from 'pg';
-import { describeConnection, libpqEnv, type ConnectionInfo } from '../connection.js';
-import { OpsError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { connect, quoteIdent, quoteLiteral } from '../pg.js';
-import { run, type RunResult } from '../run.js';
-import { inspectTimescale } from '../timescale.js';
-import { updateExtension } from '../extensionUpdate.js';
-import { pgSqlClient } from '../targets/sqlClient.js';
-import { restoreNames } from './names.js';
-import { createRoleStatements, missingRoles, rolesInSql } from './roles.js';
-import { runPgRestore, restoreFailure, type RestoreMode, type RestoreProgram } from './pgRestore.js';
+import { describeConnection, type ConnectionInfo } from '../../connection.js';
+import { OpsError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { connect, quoteIdent, quoteLiteral } from '../../pg.js';
+import { inspectTimescale } from '../../timescale.js';
+import { updateExtension } from '../../extensionUpdate.js';
+import { pgSqlClient } from '../sqlClient.js';
+import { checkDatabaseName, restoreNames } from '../names.js';
+import { createRoleStatements, missingRoles, rolesInSql } from '../roles.js';
+import { runPgRestore, type RestoreMode, type RestoreProgram } from './pgRestore.js';
 import { cleanLeftoverDatabases, createScratchDatabase, dropScratchQuietly, withMaintenance } from './scratch.js';
 import { listSessions, swapDatabases } from './swap.js';
-import type { CopySession, RestoreSite, ScratchCopy, SiteFacts } from './site.js';
-
-/** pg_restore on this host, reaching the server with the libpq environment (no secrets in argv). */
-export function hostRestoreProgram(connection: ConnectionInfo, dumpPath: string, pgBinDir?: string): RestoreProgram {
-  const tool = pgBinDir ? join(pgBinDir, 'pg_restore') : 'pg_restore';
-  return {
-    what: 'pg_restore',
-    async list(signal) {
-      const result = await run(tool, ['--list', dumpPath], { ...(signal ? { signal } : {}) });
-      if (result.exitCode !== 0) throw restoreFailure(result, 'pg_restore --list');
-      return result.stdout;
-    },
-    async schema(signal) {
-      const result = await run(tool, ['--schema-only', '--file=-', dumpPath], { ...(signal ? { signal } : {}) });
-      if (result.exitCode !== 0) throw restoreFailure(result, 'pg_restore --schema-only');
-      return result.stdout;
-    },
-    restore: ({ database, args, listFile, signal }) =>
-      run(tool, [...args, ...(listFile ? [`--use-list=${listFile}`] : []), dumpPath], { env: libpqEnv(connection, database), ...(signal ? { signal } : {}) }),
-    close: async () => {},
-  };
-}
-
-/** The host's pg_restore version, e.g. 15. */
-export async function hostRestoreMajor(pgBinDir?: string): Promise<number> {
-  const tool = pgBinDir ? join(pgBinDir, 'pg_restore') : 'pg_restore';
-  const result: RunResult = await run(tool, ['--version'], { timeoutMs: 30_000 });
-  const major = /\)\s*(\d+)/.exec(result.stdout)?.[1];
-  if (result.exitCode !== 0 || !major) throw new OpsError('TOOL', `${tool} --version did not report a version: check PG_BIN_DIR or PATH`);
-  return Number(major);
-}
+import type { CopySession, RestoreSite, ScratchCopy, SiteFacts } from '../restoreSite.js';
+import type { BackupLockKey } from '../types.js';
 
 async function prepareDatabase(connection: ConnectionInfo, database: string, version: string | null): Promise<void> {
   const client = await connect(connection, database);
@@ -79,9 +48,8 @@ async function copySession(connection: ConnectionInfo, database: string, timesca
  * host, or in the container); the swap renames databases.
  */
 export function serverSite(options: {
-  kind: 'server' | 'docker';
   connection: ConnectionInfo;
-  lockLabel: string;
+  backupLockKey: BackupLockKey;
   program: (dumpPath: string) => RestoreProgram;
   /** Major version of the pg_restore `program` runs, checked against the dump's pg_dump. */
   restoreMajor: () => Promise<number>;
@@ -109,9 +77,9 @@ export function serverSite(options: {
     });
   };
   return {
-    kind: options.kind,
-    lockKey: { kind: options.kind, label: options.lockLabel },
+    backupLockKey: options.backupLockKey,
     defaultLive: connection.database,
+    liveNamed: (into) => checkDatabaseName(into, '--into'),
     async cleanLeftovers(logger: Logger) {
       return (await cleanLeftoverDatabases(connection, logger)).map((l) => l.database);
     },

@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import type pg from 'pg';
-import type { ConnectionInfo } from '../connection.js';
-import { isProcessAlive } from '../fileLock.js';
-import { silentLogger, type Logger } from '../logger.js';
-import { connect, quoteIdent, quoteLiteral } from '../pg.js';
-import type { ScratchPurpose } from './names.js';
+import type { ConnectionInfo } from '../../connection.js';
+import { isProcessAlive } from '../../fileLock.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import { connect, quoteIdent, quoteLiteral } from '../../pg.js';
+import type { ScratchPurpose } from '../names.js';
 
 /**
  * Every database a drill or restore creates carries this comment until it is dropped or swapped

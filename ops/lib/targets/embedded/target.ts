@@ -4,15 +4,16 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { OpsError } from '../errors.js';
-import { acquireLock, lockHolder } from '../fileLock.js';
-import { openEmbeddedEngine, type EmbeddedEngine } from '../embedded/engine.js';
-import { embeddedPaths } from '../embedded/layout.js';
-import { describeServeOwner } from '../embedded/serve.js';
-import { readPasswordFile } from '../embedded/password.js';
-import { firstLine } from '../run.js';
-import { pgliteSqlClient } from './sqlClient.js';
-import type { DumpOptions, DumpSession, Target, ToolVersions } from './types.js';
+import { OpsError } from '../../errors.js';
+import { acquireLock, lockHolder } from '../../fileLock.js';
+import { openEmbeddedEngine, type EmbeddedEngine } from '../../embedded/engine.js';
+import { runDueJobs } from '../../embedded/jobs.js';
+import { embeddedPaths } from '../../embedded/layout.js';
+import { describeServeOwner } from '../../embedded/owner.js';
+import { readPasswordFile } from '../../embedded/password.js';
+import { firstLine } from '../../run.js';
+import { pgliteSqlClient } from '../sqlClient.js';
+import type { BackupLockKey, DumpOptions, DumpSession, PolicyJobOptions, Target, ToolVersions } from '../types.js';
 
 /** DESIGN section 2: the plain dump restores with multi-row INSERTs; 1000 rows per statement. */
 export const EMBEDDED_ROWS_PER_INSERT = 1000;
@@ -91,12 +92,40 @@ function embeddedDumpSession(engine: EmbeddedEngine): DumpSession {
   };
 }
 
+/** The embedded database's label, which its backups and restores are locked under. */
+export function embeddedLabel(root: string): string {
+  return `embedded ${root}`;
+}
+
+export function embeddedBackupLockKey(root: string): BackupLockKey {
+  return { kind: 'embedded', label: embeddedLabel(root) };
+}
+
+/**
+ * What the embedded target has in common however it is reached: its backup lock, its backups'
+ * name (its database is PGlite's template1), and where its policy jobs' last runs are kept (the
+ * engine has no scheduler to keep job_stats: a file in the data directory).
+ */
+function embeddedCommon(root: string, connection: () => Target['connection']) {
+  return {
+    kind: 'embedded' as const,
+    backupLockKey: embeddedBackupLockKey(root),
+    backupName: () => 'embedded',
+    runPolicyJobs: (options: PolicyJobOptions) => runDueJobs(connection(), { ...options, stateDir: root }),
+  };
+}
+
+/** The embedded target; `engine` is the in-process engine when this process owns the database. */
+export interface EmbeddedTarget extends Target {
+  readonly engine?: EmbeddedEngine;
+}
+
 /**
  * Opens the embedded database. When `aetherlens-db local serve` already has it open, SQL goes to
  * that server (one connection at a time); otherwise this process opens it, holding the data
  * directory's lock so no second process can open the same files.
  */
-export async function openEmbeddedTarget(options: { dataDir: string; command: string; requireOwnership?: boolean }): Promise<Target> {
+export async function openEmbeddedTarget(options: { dataDir: string; command: string; requireOwnership?: boolean }): Promise<EmbeddedTarget> {
   const paths = embeddedPaths(options.dataDir);
   // Only a live process holds the lock (fileLock.ts), so a holder with a port is serving.
   const holder = await lockHolder(paths.lock);
@@ -105,10 +134,11 @@ export async function openEmbeddedTarget(options: { dataDir: string; command: st
       new OpsError('LOCK_HELD', `the embedded database ${paths.root} is served by pid ${holder.pid} (${holder.command}, 127.0.0.1:${String(holder.port)}): a backup needs the engine in this process, so stop that server first (aetherlens-db local stop) and run the backup again`);
     // The server requires the password it keeps in the data directory (readable by its owner only).
     const password = await readPasswordFile(paths.password);
+    const connection = { host: '127.0.0.1', port: holder.port, user: 'postgres', ...(password ? { password } : {}), database: String(holder.database ?? 'template1'), singleSession: true };
     return {
-      kind: 'embedded',
-      label: `embedded ${paths.root} (served by pid ${holder.pid} on 127.0.0.1:${holder.port})`,
-      connection: { host: '127.0.0.1', port: holder.port, user: 'postgres', ...(password ? { password } : {}), database: String(holder.database ?? 'template1'), singleSession: true },
+      ...embeddedCommon(paths.root, () => connection),
+      label: `${embeddedLabel(paths.root)} (served by pid ${holder.pid} on 127.0.0.1:${holder.port})`,
+      connection,
       toolVersions: () => Promise.reject(notHere()),
       openDumpSession: () => Promise.reject(notHere()),
       close: async () => {},
@@ -119,8 +149,8 @@ export async function openEmbeddedTarget(options: { dataDir: string; command: st
   try {
     const engine = await openEmbeddedEngine({ dataDir: paths.root });
     return {
-      kind: 'embedded',
-      label: `embedded ${paths.root}`,
+      ...embeddedCommon(paths.root, () => engine.info),
+      label: embeddedLabel(paths.root),
       connection: engine.info,
       engine,
       toolVersions: () => embeddedToolVersions(engine),

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { OpsError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { quoteIdent, quoteLiteral } from '../pg.js';
-import { derivedName } from './names.js';
+import { OpsError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { quoteIdent, quoteLiteral } from '../../pg.js';
+import { derivedName } from '../names.js';
 import { databaseExists } from './scratch.js';
-import type { LiveSession, SwapResult } from './site.js';
+import type { LiveSession, SwapResult } from '../restoreSite.js';
 
 /** Client sessions on `database` other than ours (background workers are not anybody's session). */
 export async function listSessions(client: pg.Client, database: string): Promise<LiveSession[]> {

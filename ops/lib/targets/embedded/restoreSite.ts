@@ -1,18 +1,19 @@
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { isOpsError, OpsError } from '../errors.js';
-import { acquireLock, isProcessAlive, lockHolder, type HeldLock } from '../fileLock.js';
-import type { Logger } from '../logger.js';
-import { quoteIdent } from '../pg.js';
-import { openEmbeddedEngine, type EmbeddedEngine } from '../embedded/engine.js';
-import { embeddedPaths, ENGINE_PG_MAJOR, hasDatabase, POINTER_FILE } from '../embedded/layout.js';
-import { cleanSwapLeftovers, swapPgdataIn, SWAP_STEPS } from '../embedded/swap.js';
-import { pgliteSqlClient } from '../targets/sqlClient.js';
-import { restoreStamp, type ScratchPurpose } from './names.js';
-import { createRoleStatements, missingRoles } from './roles.js';
-import type { RestoreSite, ScratchCopy, SiteFacts, SwapResult } from './site.js';
+import { basename, dirname, join, resolve } from 'node:path';
+import { isOpsError, OpsError } from '../../errors.js';
+import { acquireLock, isProcessAlive, lockHolder, type HeldLock } from '../../fileLock.js';
+import type { Logger } from '../../logger.js';
+import { quoteIdent } from '../../pg.js';
+import { openEmbeddedEngine, type EmbeddedEngine } from '../../embedded/engine.js';
+import { embeddedPaths, ENGINE_PG_MAJOR, hasDatabase, POINTER_FILE } from '../../embedded/layout.js';
+import { cleanSwapLeftovers, swapPgdataIn, SWAP_STEPS } from '../../embedded/swap.js';
+import { pgliteSqlClient } from '../sqlClient.js';
+import { restoreStamp, type ScratchPurpose } from '../names.js';
+import { createRoleStatements, missingRoles } from '../roles.js';
+import type { RestoreSite, ScratchCopy, SiteFacts, SwapResult } from '../restoreSite.js';
 import { loadSqlDump } from './sqlLoad.js';
+import { embeddedBackupLockKey } from './target.js';
 
 /** Marks a scratch data directory as ours, with who made it, so a later run can clean it up. */
 export const SCRATCH_FILE = 'aetherlens-scratch.json';
@@ -22,7 +23,7 @@ const SCRATCH_DIR = /^(.*)\.(drill|restore)_(\d{8}_\d{6})$/;
 /** Single quotes for a shell, for the commands we print. */
 const sh = (path: string) => `'${path.replace(/'/g, `'\\''`)}'`;
 
-/** The points of an embedded swap, in order: the copy's engine closed, the PGDATA swap (swap.ts), the scratch directory gone. */
+/** The points of an embedded swap, in order: the copy's engine closed, the PGDATA swap (embedded/swap.ts), the scratch directory gone. */
 export const EMBEDDED_SWAP_STEPS = ['closed', ...SWAP_STEPS, 'scratch-removed'] as const;
 export type EmbeddedSwapStep = (typeof EMBEDDED_SWAP_STEPS)[number];
 
@@ -108,16 +109,17 @@ export async function embeddedSite(options: EmbeddedSiteOptions): Promise<Restor
       describe: (o) => `the embedded database ${target.root} is open in pid ${o.pid} (${o.command}, since ${o.since}): restore --into replaces that directory, so stop that first (aetherlens-db local stop --embedded-dir ${sh(target.root)}), then run the restore again; nothing was changed`,
     }));
   };
-  /** Leftovers of interrupted swaps inside a data directory (swap.ts says which are provably ours). */
+  /** Leftovers of interrupted swaps inside a data directory (embedded/swap.ts says which are provably ours). */
   const cleanInside = async (dir: string, logger: Logger) => {
     const removed = await cleanSwapLeftovers(dir);
     for (const r of removed) logger.info(`removed ${r.path}, left behind by an interrupted restore${r.owner ? ` (pid ${r.owner.pid})` : ''}`);
     return removed.map((r) => r.path);
   };
   return {
-    kind: 'embedded',
-    lockKey: { kind: 'embedded', label: `embedded ${root}` },
+    backupLockKey: embeddedBackupLockKey(root),
     defaultLive: root,
+    // --into names a data directory.
+    liveNamed: (into) => resolve(into),
     scratchName(live, purpose, now) {
       const stamp = restoreStamp(now);
       // The PGDATA live now stays where it is when the restored one is swapped in.

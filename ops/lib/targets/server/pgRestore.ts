@@ -1,9 +1,9 @@
 import { writeFile, rm, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OpsError } from '../errors.js';
-import { firstLine, type RunResult } from '../run.js';
-import { libpqDbname } from './names.js';
+import { OpsError } from '../../errors.js';
+import { firstLine, type RunResult } from '../../run.js';
+import { libpqDbname } from '../names.js';
 
 /**
  * How a dump is restored with pg_restore: on one job, or in two phases (the schema first, the

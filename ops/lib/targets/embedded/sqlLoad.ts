@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { OpsError } from '../errors.js';
-import { rolesInSql } from './roles.js';
+import { OpsError } from '../../errors.js';
+import { rolesInSql } from '../roles.js';
 import { SqlStatementSplitter } from './sqlStatements.js';
 
 /**

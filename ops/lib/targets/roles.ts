@@ -1,5 +1,5 @@
 import { quoteIdent } from '../pg.js';
-import type { SqlClient } from '../targets/sqlClient.js';
+import type { SqlClient } from './sqlClient.js';
 
 /** Role names pg_dump may write that are not roles of their own. */
 const NOT_ROLES = new Set(['PUBLIC', 'CURRENT_USER', 'SESSION_USER', 'CURRENT_ROLE']);

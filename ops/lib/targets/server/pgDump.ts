@@ -1,10 +1,10 @@
-import { OpsError } from '../errors.js';
-import type { ConnectionInfo } from '../connection.js';
-import { connect } from '../pg.js';
+import { OpsError } from '../../errors.js';
+import type { ConnectionInfo } from '../../connection.js';
+import { connect } from '../../pg.js';
 import type { Result, ResultPromise } from 'execa';
-import { firstLine, start, type RunOptions } from '../run.js';
-import { pgSqlClient } from './sqlClient.js';
-import type { DumpOptions, DumpOutcome, DumpSession } from './types.js';
+import { firstLine, start, type RunOptions } from '../../run.js';
+import { pgSqlClient } from '../sqlClient.js';
+import type { DumpOptions, DumpOutcome, DumpSession } from '../types.js';
 
 /** pg_dump waits at most this long for a table lock someone else holds, then fails (not hangs). */
 export const LOCK_WAIT_TIMEOUT_MS = 300_000;

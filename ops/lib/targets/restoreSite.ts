@@ -1,9 +1,8 @@
 import type { Logger } from '../logger.js';
 import type { ExtensionUpdate } from '../extensionUpdate.js';
-import type { Manifest } from '../backup/manifest.js';
-import type { SqlClient } from '../targets/sqlClient.js';
-import type { DumpFormat, TargetKind } from '../targets/types.js';
-import type { RestoreMode, RestorePhase } from './pgRestore.js';
+import type { SqlClient } from './sqlClient.js';
+import type { BackupLockKey, DumpFormat } from './types.js';
+import type { RestoreMode, RestorePhase } from './server/pgRestore.js';
 import type { ScratchPurpose } from './names.js';
 
 /** What the place a backup is restored to offers, read before anything is created there. */
@@ -55,6 +54,12 @@ export interface SwapResult {
   terminated: LiveSession[];
 }
 
+/** The little of a backup's manifest a restore site reads. */
+export interface RestoredBackup {
+  id: string;
+  versions: { timescaledb: string | null };
+}
+
 /** A backup restored into a scratch copy (database or data directory), not yet in place. */
 export interface ScratchCopy {
   /** 'database "aetherlens_drill_…"' or 'data directory /…'. */
@@ -83,19 +88,20 @@ export interface ScratchCopy {
 /**
  * The place a backup is restored to: a PostgreSQL server (on the host or in a container) or the
  * embedded engine's data directory. Drills and restores use only this interface; the differences
- * live in serverSite.ts and embeddedSite.ts.
+ * live in targets/server/restoreSite.ts (also the docker kind's) and targets/embedded/restoreSite.ts.
  */
 export interface RestoreSite {
-  readonly kind: TargetKind;
-  /** What the backup lock of this target is keyed by (the backup's Target kind and label). */
-  readonly lockKey: { kind: TargetKind; label: string };
+  /** The backup lock of this target: the same key its Target's backups take. */
+  readonly backupLockKey: BackupLockKey;
   /** The database (server) or data directory (embedded) a restore replaces by default. */
   readonly defaultLive: string;
+  /** What `restore --into NAME` replaces here: a checked database name, or a data directory. */
+  liveNamed(into: string): string;
   /** Removes scratch copies that interrupted runs of this host left behind; returns their names. */
   cleanLeftovers(logger: Logger): Promise<string[]>;
   /** Restores the dump into a new scratch copy; on failure nothing is left behind. */
   restoreCopy(options: {
-    manifest: Manifest;
+    manifest: RestoredBackup;
     dumpPath: string;
     purpose: ScratchPurpose;
     /** Name of the copy (database) or its directory (embedded). */

@@ -1,13 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import { OpsError } from '../errors.js';
-import type { ConnectionInfo } from '../connection.js';
-import { run, firstLine } from '../run.js';
-import { rememberSecret } from '../secrets.js';
-import { containerCommand, DOCKER, dockerExecArgs, execInContainer, startInContainer } from './dockerExec.js';
-import { dumpOutcome, openSnapshotSession, parsePgVersion, pgDumpArgs } from './pgDump.js';
-import type { Target, ToolVersions } from './types.js';
-
-export { DOCKER, dockerExecArgs };
+import { OpsError } from '../../errors.js';
+import type { ConnectionInfo } from '../../connection.js';
+import { runDueJobs } from '../../embedded/jobs.js';
+import { run, firstLine } from '../../run.js';
+import { rememberSecret } from '../../secrets.js';
+import { dumpOutcome, openSnapshotSession } from '../server/pgDump.js';
+import type { BackupLockKey, Target } from '../types.js';
+import { DOCKER, execInContainer, startInContainer } from './exec.js';
+import { containerToolEnv, dockerToolVersions, pgDumpInContainer } from './tools.js';
 /** The port PostgreSQL listens on inside the container (infra/timescaledb.ts POSTGRES_PORT). */
 export const CONTAINER_PG_PORT = 5432;
 
@@ -16,6 +15,8 @@ export interface DockerSpec {
   /** AETHERLENS_DB_NAME / AETHERLENS_DB_USER; else the container's POSTGRES_DB / POSTGRES_USER. */
   database?: string;
   user?: string;
+  /** PGPASSWORD, when set; else the container's own secret. */
+  password?: string;
   /**
    * Where the docker CLI talks to the engine (DOCKER_HOST's form: unix://…, tcp://host:port,
    * ssh://user@host). When not given, the docker CLI is asked (`docker context inspect`), which
@@ -93,28 +94,6 @@ export async function currentDockerHost(): Promise<string | undefined> {
   return host || undefined;
 }
 
-/** The libpq variables the tools inside the container get (names in argv, values from our env). */
-export function containerToolEnv(connection: ConnectionInfo): Record<string, string> {
-  return {
-    PGUSER: connection.user,
-    PGDATABASE: connection.database,
-    ...(connection.password !== undefined ? { PGPASSWORD: connection.password } : {}),
-  };
-}
-
-/** pg_dump inside the container: importing our snapshot, writing the custom format to stdout. */
-export function pgDumpInContainer(snapshot: string, compressionLevel: number): string[] {
-  return ['pg_dump', ...pgDumpArgs({ snapshot, compressionLevel })];
-}
-
-/**
- * The exact `docker exec` that dumps the database. Values of PGUSER/PGDATABASE/PGPASSWORD and of
- * the run's marker go in `env` (the docker CLI's environment), their names only in `args`.
- */
-export function dockerDumpCommand(container: string, connection: ConnectionInfo, snapshot: string, compressionLevel: number, mark: string = randomUUID()): { command: string; args: string[]; env: Record<string, string> } {
-  return containerCommand(container, pgDumpInContainer(snapshot, compressionLevel), { env: containerToolEnv(connection), mark });
-}
-
 async function inspectContainer(container: string, engine: Promise<string | undefined>): Promise<ContainerFacts> {
   const [result, dockerHost] = await Promise.all([run(DOCKER, dockerInspectArgs(container), { timeoutMs: 30_000 }), engine]);
   if (result.exitCode === 0) return parseContainerInspect(result.stdout, container, dockerHost);
@@ -128,9 +107,9 @@ async function inspectContainer(container: string, engine: Promise<string | unde
   throw new OpsError('TOOL', `docker container inspect ${container} failed: ${why}`);
 }
 
-/** The password: PGPASSWORD when set, else the secret file the container was initialised from. */
-async function containerPassword(container: string, facts: ContainerFacts): Promise<string | undefined> {
-  if (process.env.PGPASSWORD) return process.env.PGPASSWORD;
+/** The password: PGPASSWORD when set (the spec's), else the secret file the container was initialised from. */
+async function containerPassword(container: string, facts: ContainerFacts, given: string | undefined): Promise<string | undefined> {
+  if (given) return given;
   const file = facts.env.POSTGRES_PASSWORD_FILE;
   if (!file) {
     rememberSecret(facts.env.POSTGRES_PASSWORD);
@@ -142,12 +121,20 @@ async function containerPassword(container: string, facts: ContainerFacts): Prom
   return password;
 }
 
+/** The container as a database: how `pg` reaches it, and its label (also its backup-lock key). */
+export interface ReachedContainer {
+  container: string;
+  connection: ConnectionInfo;
+  label: string;
+  backupLockKey: BackupLockKey;
+}
+
 /**
- * The container `pulumi up` made. SQL reaches it through its published port; pg_dump runs inside
- * it with `docker exec`, so the tools always match the server. Every other step of a backup is
- * the server target's (openSnapshotSession, runDumpProgram).
+ * Finds the container `pulumi up` made and how to reach its PostgreSQL: the published port, the
+ * user and database it was initialised with, and its password. Refuses a stopped container or one
+ * that does not publish the port.
  */
-export async function openDockerTarget(spec: DockerSpec): Promise<Target> {
+export async function reachContainer(spec: DockerSpec): Promise<ReachedContainer> {
   const facts = await inspectContainer(spec.container, spec.dockerHost !== undefined ? Promise.resolve(spec.dockerHost) : currentDockerHost());
   if (!facts.running) {
     throw new OpsError('CONNECT', `container "${spec.container}" is not running (${facts.status}): start it with docker start ${spec.container}`);
@@ -156,7 +143,7 @@ export async function openDockerTarget(spec: DockerSpec): Promise<Target> {
     throw new OpsError('CONNECT', `container "${spec.container}" does not publish port ${CONTAINER_PG_PORT} to the host: publish it (the stack's hostPort) or use DATABASE_URL`);
   }
   const user = spec.user ?? (facts.env.POSTGRES_USER || 'postgres');
-  const password = await containerPassword(spec.container, facts);
+  const password = await containerPassword(spec.container, facts, spec.password);
   const connection: ConnectionInfo = {
     host: facts.published.host,
     port: facts.published.port,
@@ -164,30 +151,38 @@ export async function openDockerTarget(spec: DockerSpec): Promise<Target> {
     ...(password !== undefined ? { password } : {}),
     database: spec.database ?? (facts.env.POSTGRES_DB || user),
   };
+  const label = `container ${spec.container} (database ${connection.database})`;
+  return { container: spec.container, connection, label, backupLockKey: { kind: 'docker', label } };
+}
+
+/**
+ * The container `pulumi up` made. SQL reaches it through its published port; pg_dump runs inside
+ * it with `docker exec`, so the tools always match the server. Every other step of a backup is
+ * the server target's (openSnapshotSession).
+ */
+export function dockerTarget(reached: ReachedContainer): Target {
+  const { container, connection } = reached;
   return {
     kind: 'docker',
-    label: `container ${spec.container} (database ${connection.database})`,
+    label: reached.label,
+    backupLockKey: reached.backupLockKey,
+    backupName: (database) => database,
+    // The server in the container runs its policies itself; on demand, its job_stats says what is due.
+    runPolicyJobs: (options) => runDueJobs(connection, options),
     connection,
-    async toolVersions(): Promise<ToolVersions> {
-      const result = await execInContainer(spec.container, ['pg_dump', '--version'], { what: 'pg_dump --version', timeoutMs: 30_000 });
-      const parsed = parsePgVersion(result.stdout);
-      if (result.exitCode !== 0 || !parsed) {
-        throw new OpsError('TOOL', `pg_dump in container ${spec.container} did not report its version (${firstLine(result.stderr) || `exit ${result.exitCode}`}): is it a PostgreSQL image?`);
-      }
-      return { pgDump: { name: 'pg_dump', version: parsed.version, where: `container ${spec.container}`, origin: 'container' } };
-    },
+    toolVersions: () => dockerToolVersions(container),
     openDumpSession: () =>
       openSnapshotSession(connection, (snapshot, dump) => {
         // The dump streams out of the container on stdout into the file. Aborted or failed, the
         // run's pg_dump is stopped inside the container too: docker exec forwards no signal.
-        const { child, settle } = startInContainer(spec.container, pgDumpInContainer(snapshot, dump.compressionLevel), {
+        const { child, settle } = startInContainer(container, pgDumpInContainer(snapshot, dump.compressionLevel), {
           what: 'pg_dump',
           env: containerToolEnv(connection),
           stdoutFile: dump.file,
           ...(dump.signal ? { signal: dump.signal } : {}),
           ...(dump.onSpawn ? { onSpawn: dump.onSpawn } : {}),
         });
-        return dumpOutcome(child, { command: DOCKER, what: `pg_dump in container ${spec.container}`, settle });
+        return dumpOutcome(child, { command: DOCKER, what: `pg_dump in container ${container}`, settle });
       }),
     close: async () => {},
   };

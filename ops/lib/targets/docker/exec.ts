@@ -9,8 +9,8 @@
  * that marker are stopped inside the container; and docker's own failures become one line each.
  */
 import { randomUUID } from 'node:crypto';
-import { OpsError } from '../errors.js';
-import { firstLine, run, start, type RunOptions, type RunResult } from '../run.js';
+import { OpsError } from '../../errors.js';
+import { firstLine, run, start, type RunOptions, type RunResult } from '../../run.js';
 
 /** The docker CLI, found on PATH. */
 export const DOCKER = 'docker';
