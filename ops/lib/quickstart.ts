@@ -50,12 +50,15 @@ export async function quickstart(options: { dataDir: string; backupDir: string; 
     logger.info('4/5 backup');
     const taken = await backup({ target, dir: options.backupDir, logger });
     prepared = { seeded, jobs, inv, queries, compression, taken, database: target.connection.database };
-  } finally {
+  } catch (error) {
     await target.close();
+    throw error;
   }
-  // The drill restores into a scratch data directory with its own engine; the live one is closed.
+  // The drill restores into a scratch data directory with its own engine, while the live one
+  // closes (its checkpoint) on the other core: they share no files.
   logger.info('5/5 restore drill');
-  const drilled = await drill({ target: spec, backupDir: options.backupDir, backup: prepared.taken.path, logger });
+  const closing = target.close();
+  const drilled = await drill({ target: spec, backupDir: options.backupDir, backup: prepared.taken.path, logger }).finally(() => closing);
   const { seeded, jobs, inv, queries, compression, taken } = prepared;
   const { adminPassword, ...seedSummary } = seeded;
   return {
