@@ -65,6 +65,8 @@ export { seed, type SeedSummary } from './seed/index.js';
 export { quickstart, type QuickstartReport } from './quickstart.js';
 export {
   drill,
+  prepareDrill,
+  type PreparedDrill,
   type DrillReport,
   restore,
   type RestoreReport,

@@ -9,7 +9,7 @@ import { backup } from './backup/index.js';
 import { compressionSummary, sampleQueries, type CompressionSummary, type TimedQuery } from './report.js';
 import { DEFAULT_SERVE_PORT } from './embedded/serve.js';
 import { embeddedPaths } from './embedded/layout.js';
-import { drill } from './restore/index.js';
+import { prepareDrill } from './restore/index.js';
 
 export interface QuickstartReport {
   dataDir: string;
@@ -34,6 +34,12 @@ export async function quickstart(options: { dataDir: string; backupDir: string; 
   const { logger } = options;
   const spec = { kind: 'embedded' as const, dataDir: options.dataDir };
   const target = await openTarget(spec, { command: 'quickstart', requireOwnership: true });
+  // The drill's scratch copy (a new cluster and its engine, seconds of work) is made now, on the
+  // other core, while this engine migrates and seeds: they share no files.
+  const drill = await prepareDrill({ target: spec, backupDir: options.backupDir, logger }).catch(async (error: unknown) => {
+    await target.close();
+    throw error;
+  });
   let prepared;
   try {
     logger.info(`1/5 migrate (${target.label})`);
@@ -51,14 +57,14 @@ export async function quickstart(options: { dataDir: string; backupDir: string; 
     const taken = await backup({ target, dir: options.backupDir, logger });
     prepared = { seeded, jobs, inv, queries, compression, taken, database: target.connection.database };
   } catch (error) {
+    await drill.cancel();
     await target.close();
     throw error;
   }
-  // The drill restores into a scratch data directory with its own engine, while the live one
-  // closes (its checkpoint) on the other core: they share no files.
+  // The drill restores into its scratch copy while the live engine closes (its checkpoint).
   logger.info('5/5 restore drill');
   const closing = target.close();
-  const drilled = await drill({ target: spec, backupDir: options.backupDir, backup: prepared.taken.path, logger }).finally(() => closing);
+  const drilled = await drill.run(prepared.taken.path).finally(() => closing);
   const { seeded, jobs, inv, queries, compression, taken } = prepared;
   const { adminPassword, ...seedSummary } = seeded;
   return {

@@ -13,7 +13,7 @@ import { takeFingerprint, type Fingerprint } from '../backup/fingerprint.js';
 import { assertRestorable } from './compat.js';
 import { isBackupFault, type RestoreMode, type RestorePhase } from '../targets/server/pgRestore.js';
 import { carryJobStates } from './jobStates.js';
-import type { RestoreSite, ScratchCopy } from '../targets/restoreSite.js';
+import type { PreparedScratch, RestoreSite, ScratchCopy } from '../targets/restoreSite.js';
 import { openRestoreSite } from '../targets/open.js';
 
 /** How a dump is restored unless told otherwise: see test/bench/restore.bench.ts. */
@@ -175,17 +175,77 @@ export interface DrillOptions {
  * exception; exceptions mean the drill could not be run (the backup then stays as it was).
  */
 export async function drill(options: DrillOptions): Promise<DrillReport> {
+  return drillCatalogLocked(options);
+}
+
+async function drillCatalogLocked(options: DrillOptions, ahead?: DrillAhead): Promise<DrillReport> {
   const backupRef = options.backup ?? 'latest';
   // Rotation must not delete the backup while we read it (catalogLock.ts).
   const lock = await readCatalog(options.backupDir, { command: 'verify', backup: backupRef, ...(options.logger ? { logger: options.logger } : {}) });
   try {
-    return await drillLocked(options, backupRef);
+    return await drillLocked(options, backupRef, ahead);
   } finally {
     await lock.release();
   }
 }
 
-async function drillLocked(options: DrillOptions, backupRef: string): Promise<DrillReport> {
+/** A drill's site and scratch copy, made ready before the backup it will drill exists. */
+interface DrillAhead {
+  site: RestoreSite;
+  cleaned: string[];
+  scratch?: PreparedScratch;
+}
+
+/** A drill whose scratch copy is being prepared; run it once, or cancel it. */
+export interface PreparedDrill {
+  run(backup: string): Promise<DrillReport>;
+  cancel(): Promise<void>;
+}
+
+/**
+ * Opens the drill's site and starts preparing its scratch copy now (on the embedded target, a new
+ * cluster's engine starting in a thread of its own), so that work runs beside the caller's: the
+ * quickstart takes its backup meanwhile, then drills it. The report is the same as drill()'s; the
+ * restore time still counts the preparation.
+ */
+export async function prepareDrill(options: Omit<DrillOptions, 'backup'>): Promise<PreparedDrill> {
+  const logger = options.logger ?? silentLogger;
+  const now = options.now ?? (() => new Date());
+  const site = await openRestoreSite(options.target, { purpose: 'drill', command: 'verify', ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}) });
+  let ahead: DrillAhead;
+  try {
+    const cleaned = await site.cleanLeftovers(logger);
+    const scratch = site.prepareScratch?.('drill', site.scratchName(site.defaultLive, 'drill', now()).scratch);
+    ahead = { site, cleaned, ...(scratch ? { scratch } : {}) };
+  } catch (error) {
+    await site.close();
+    throw error;
+  }
+  let used = false;
+  const use = () => {
+    if (used) throw new OpsError('VERIFY', 'a prepared drill runs once');
+    used = true;
+  };
+  return {
+    async run(backup) {
+      use();
+      try {
+        return await drillCatalogLocked({ ...options, backup }, ahead);
+      } finally {
+        await ahead.scratch?.discard();
+        await site.close();
+      }
+    },
+    async cancel() {
+      if (used) return;
+      used = true;
+      await ahead.scratch?.discard();
+      await site.close();
+    },
+  };
+}
+
+async function drillLocked(options: DrillOptions, backupRef: string, ahead?: DrillAhead): Promise<DrillReport> {
   const logger = options.logger ?? silentLogger;
   const now = options.now ?? (() => new Date());
   const started = performance.now();
@@ -193,7 +253,7 @@ async function drillLocked(options: DrillOptions, backupRef: string): Promise<Dr
   await assertTrustedBackup(dirname(entry.path), entry.path, entry.manifest?.dump.file);
   const manifest = entry.manifest;
   if (!manifest || !entry.dumpPath) throw new OpsError('VERIFY', `backup ${entry.id} cannot be drilled: ${entry.problem ?? 'it has no readable manifest'}`);
-  const site: RestoreSite = await openRestoreSite(options.target, { purpose: 'drill', command: 'verify', ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}) });
+  const site: RestoreSite = ahead?.site ?? await openRestoreSite(options.target, { purpose: 'drill', command: 'verify', ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}) });
   let copy: ScratchCopy | undefined;
   let scratch: string | null = null;
   const checks: CheckResult[] = [];
@@ -203,12 +263,12 @@ async function drillLocked(options: DrillOptions, backupRef: string): Promise<Dr
   const onAbort = () => void copy?.discard();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    cleaned = await site.cleanLeftovers(logger);
+    cleaned = ahead ? ahead.cleaned : await site.cleanLeftovers(logger);
     logger.info(`checking the sha256 of ${entry.id}`);
     checks.push(await checkChecksum(entry, manifest));
     if (checks[0]!.ok) {
       throwIfAborted(options.signal);
-      scratch = site.scratchName(site.defaultLive, 'drill', now()).scratch;
+      scratch = ahead?.scratch?.scratch ?? site.scratchName(site.defaultLive, 'drill', now()).scratch;
       const into = scratch;
       try {
         copy = await site.restoreCopy({
@@ -237,7 +297,8 @@ async function drillLocked(options: DrillOptions, backupRef: string): Promise<Dr
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     await copy?.discard();
-    await site.close();
+    // A prepared site is its owner's to close (prepareDrill's run()).
+    if (!ahead) await site.close();
   }
   const differences = checks.flatMap((c) => c.differences);
   const seconds = (performance.now() - started) / 1000;

@@ -12,7 +12,7 @@
  *   openRestoreSite(spec, { purpose, command }) → RestoreSite: per-target restore (server, docker,
  *     embedded) for callers that need the pieces (benchmarks, tests).
  */
-export { drill, checkCopy, checkChecksum, recoveryPoint, DEFAULT_RESTORE_MODE, type DrillOptions, type DrillReport, type RecoveryPoint, type ExtensionVersionsReport } from './drill.js';
+export { drill, prepareDrill, type PreparedDrill, checkCopy, checkChecksum, recoveryPoint, DEFAULT_RESTORE_MODE, type DrillOptions, type DrillReport, type RecoveryPoint, type ExtensionVersionsReport } from './drill.js';
 export { restore, backupRowCounts, type RestoreOptions, type RestoreReport, type RestoreSummary, type RowComparison } from './restore.js';
 export { selectBackup, parseBefore, type Selection } from './select.js';
 export { openRestoreSite } from '../targets/open.js';

@@ -5,6 +5,13 @@ import type { BackupLockKey, DumpFormat } from './types.js';
 import type { RestoreMode, RestorePhase } from './server/pgRestore.js';
 import type { ScratchPurpose } from './names.js';
 
+/** A scratch place made ready ahead of its dump (RestoreSite.prepareScratch). */
+export interface PreparedScratch {
+  readonly scratch: string;
+  /** Removes it unless restoreCopy took it over; never throws. */
+  discard(): Promise<void>;
+}
+
 /** What the place a backup is restored to offers, read before anything is created there. */
 export interface SiteFacts {
   /** "15.20" */
@@ -99,7 +106,13 @@ export interface RestoreSite {
   liveNamed(into: string): string;
   /** Removes scratch copies that interrupted runs of this host left behind; returns their names. */
   cleanLeftovers(logger: Logger): Promise<string[]>;
-  /** Restores the dump into a new scratch copy; on failure nothing is left behind. */
+  /**
+   * Starts making a scratch copy's empty place before its dump is at hand, so that this runs beside
+   * whatever the caller does meanwhile (a new embedded cluster takes seconds to start). restoreCopy
+   * with the same scratch name takes it over. Left out where there is nothing slow to prepare.
+   */
+  prepareScratch?(purpose: ScratchPurpose, scratch: string): PreparedScratch;
+  /** Restores the dump into a new scratch copy (or a prepared one); on failure nothing is left behind. */
   restoreCopy(options: {
     manifest: RestoredBackup;
     dumpPath: string;

@@ -11,7 +11,7 @@ import { cleanSwapLeftovers, swapPgdataIn, SWAP_STEPS } from '../../embedded/swa
 import { pgliteSqlClient } from '../sqlClient.js';
 import { restoreStamp, type ScratchPurpose } from '../names.js';
 import { createRoleStatements, missingRoles } from '../roles.js';
-import type { RestoreSite, ScratchCopy, SiteFacts, SwapResult } from '../restoreSite.js';
+import type { PreparedScratch, RestoreSite, ScratchCopy, SiteFacts, SwapResult } from '../restoreSite.js';
 import { loadSqlDump } from './sqlLoad.js';
 import { embeddedBackupLockKey } from './target.js';
 
@@ -19,6 +19,11 @@ import { embeddedBackupLockKey } from './target.js';
 export const SCRATCH_FILE = 'aetherlens-scratch.json';
 
 const SCRATCH_DIR = /^(.*)\.(drill|restore)_(\d{8}_\d{6})$/;
+
+async function writeScratchMarker(scratch: string, purpose: ScratchPurpose, backup?: string): Promise<void> {
+  const owner = { purpose, pid: process.pid, host: hostname(), since: new Date().toISOString(), ...(backup ? { backup } : {}) };
+  await writeFile(join(scratch, SCRATCH_FILE), `${JSON.stringify(owner)}\n`, { mode: 0o600 });
+}
 
 /** Single quotes for a shell, for the commands we print. */
 const sh = (path: string) => `'${path.replace(/'/g, `'\\''`)}'`;
@@ -115,6 +120,13 @@ export async function embeddedSite(options: EmbeddedSiteOptions): Promise<Restor
     for (const r of removed) logger.info(`removed ${r.path}, left behind by an interrupted restore${r.owner ? ` (pid ${r.owner.pid})` : ''}`);
     return removed.map((r) => r.path);
   };
+  /** A new scratch data directory with its marker (who made it, so a later run can clean it up). */
+  const makeScratch = async (scratch: string, purpose: ScratchPurpose, backup?: string) => {
+    await mkdir(scratch, { mode: 0o700 });
+    await writeScratchMarker(scratch, purpose, backup);
+  };
+  /** Scratch directories whose engines started ahead (prepareScratch), until restoreCopy takes them. */
+  const ahead = new Map<string, { made: Promise<void>; engine: Promise<{ opened: EmbeddedEngine; ms: number }> }>();
   return {
     backupLockKey: embeddedBackupLockKey(root),
     defaultLive: root,
@@ -141,10 +153,33 @@ export async function embeddedSite(options: EmbeddedSiteOptions): Promise<Restor
       removed.push(...(await cleanInside(root, logger)));
       return removed;
     },
+    prepareScratch(purpose, scratch): PreparedScratch {
+      const since = performance.now();
+      const made = makeScratch(scratch, purpose);
+      // How long it took counts in the restore time (RTO) as if it had been made then.
+      const engine = made.then(() => openEmbeddedEngine({ dataDir: scratch })).then((opened) => ({ opened, ms: performance.now() - since }));
+      // Awaited by restoreCopy or discard(); until then a failure is only held, not reported.
+      engine.catch(() => {});
+      const started = { made, engine };
+      ahead.set(scratch, started);
+      return {
+        scratch,
+        async discard() {
+          if (ahead.get(scratch) !== started) return;
+          ahead.delete(scratch);
+          // A directory of that name that was there before is not ours to remove.
+          if (!(await made.then(() => true, () => false))) return;
+          await engine.then((e) => e.opened.close(), () => {});
+          await rm(scratch, { recursive: true, force: true }).catch(() => {});
+        },
+      };
+    },
     async restoreCopy({ manifest, dumpPath, purpose, scratch, check, starting, signal }): Promise<ScratchCopy> {
-      const started = performance.now();
-      await mkdir(scratch, { mode: 0o700 });
-      await writeFile(join(scratch, SCRATCH_FILE), `${JSON.stringify({ purpose, pid: process.pid, host: hostname(), since: new Date().toISOString(), backup: manifest.id })}\n`, { mode: 0o600 });
+      let started = performance.now();
+      const prepared = ahead.get(scratch);
+      ahead.delete(scratch);
+      // Outside the try below: a directory that could not be made is not ours to remove.
+      await (prepared?.made ?? makeScratch(scratch, purpose, manifest.id));
       let engine: EmbeddedEngine | undefined;
       // From the moment a swap starts, nothing but the swap touches the copy: an interrupt's
       // discard() must not delete what is being moved into place.
@@ -162,7 +197,14 @@ export async function embeddedSite(options: EmbeddedSiteOptions): Promise<Restor
         return discarding;
       };
       try {
-        engine = await openEmbeddedEngine({ dataDir: scratch });
+        if (prepared) {
+          const ready = await prepared.engine;
+          engine = ready.opened;
+          started -= ready.ms;
+          await writeScratchMarker(scratch, purpose, manifest.id);
+        } else {
+          engine = await openEmbeddedEngine({ dataDir: scratch });
+        }
         check(await engineFacts(engine));
         if (signal?.aborted) throw new OpsError('ABORTED', 'interrupted');
         const db = engine.db;
