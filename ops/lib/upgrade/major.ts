@@ -1,0 +1,85 @@
+import type { TargetSpec } from '../config.js';
+import type { ConnectionInfo } from '../connection.js';
+import { OpsError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { withClient } from '../pg.js';
+import { listCatalog, type CatalogEntry } from '../backup/catalog.js';
+import { drill, type DrillReport } from '../restore/drill.js';
+import { restore, type RestoreReport } from '../restore/restore.js';
+import { dropDatabase, withMaintenance } from '../restore/scratch.js';
+
+export interface MajorMove {
+  /** The backup carried over: the newest drilled one of this target, from the older major. */
+  backup: string;
+  /** PostgreSQL server versions, e.g. "15.14" → "17.12". */
+  fromServer: string;
+  toServer: string;
+  /** The drill on the new server, then the restore that put the data in place. */
+  drill: DrillReport;
+  restore: RestoreReport;
+}
+
+const majorOf = (version: string) => Number(/^(\d+)/.exec(version)?.[1] ?? NaN);
+
+/** Whether the database was never migrated: a new volume the entrypoint just initialised. */
+async function isFresh(connection: ConnectionInfo): Promise<boolean> {
+  return withClient(connection, async (c) => (await c.query<{ r: string | null }>(`SELECT to_regclass('public.migration_history')::text AS r`)).rows[0]!.r === null);
+}
+
+/** The newest backup of this target that passed a drill, whatever it was taken on. */
+async function newestDrilled(backupDir: string, label: string): Promise<CatalogEntry | undefined> {
+  const entries = await listCatalog(backupDir).catch(() => [] as CatalogEntry[]);
+  return entries.filter((e) => e.status === 'verified' && e.manifest?.target.label === label).sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+}
+
+/**
+ * The first start of a new PostgreSQL major (a new, empty volume): when the database was never
+ * migrated and this target's newest drilled backup comes from an older major (the pre-upgrade
+ * backup the stack took of the old server), restores it here: first a drill on this server
+ * (created at the dump's TimescaleDB version, checked, updated in a fresh session, checked again,
+ * recorded in the manifest), then the restore itself with the same checks before the swap. Either
+ * failing leaves this database as the entrypoint made it, so a second run tries again; the old
+ * volume is never touched. Returns null when there is nothing to carry over (not a fresh database,
+ * or no older-major backup: a first deploy).
+ */
+export async function carryOverMajor(options: {
+  target: TargetSpec;
+  connection: ConnectionInfo;
+  label: string;
+  backupDir: string;
+  pgBinDir?: string;
+  signal?: AbortSignal;
+  logger: Logger;
+}): Promise<MajorMove | null> {
+  const { connection, logger } = options;
+  if (!(await isFresh(connection))) return null;
+  const toServer = await withClient(connection, async (c) => (await c.query<{ v: string }>(`SHOW server_version`)).rows[0]!.v.split(' ')[0]!);
+  const newest = await newestDrilled(options.backupDir, options.label);
+  if (!newest?.manifest || majorOf(newest.manifest.versions.server) >= majorOf(toServer)) return null;
+  const { id } = newest;
+  const fromServer = newest.manifest.versions.server;
+  const common = { target: options.target, backupDir: options.backupDir, logger, createRoles: true, ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+  const keep = `the PostgreSQL ${majorOf(fromServer)} volume is untouched: set the previous image again to go back to it`;
+
+  logger.info(`PostgreSQL ${fromServer} → ${toServer}: drilling the pre-upgrade backup ${id} on this server`);
+  const drilled = await drill({ ...common, backup: id });
+  if (!drilled.ok) {
+    throw new OpsError('RESTORE', `major upgrade stopped: the pre-upgrade backup ${id} failed its drill on PostgreSQL ${toServer} (${drilled.differences[0]}); nothing was restored, ${keep}`);
+  }
+  logger.info(`restoring ${id} into database "${connection.database}"`);
+  let restored: RestoreReport;
+  try {
+    restored = await restore({ ...common, selection: { backup: id }, force: true, confirm: async () => true });
+  } catch (error) {
+    throw new OpsError('RESTORE', `major upgrade stopped: restoring the pre-upgrade backup ${id} on PostgreSQL ${toServer} failed: ${(error as Error).message}; ${keep}`, { cause: error });
+  }
+  // What the swap kept is the empty database the entrypoint made a minute ago: nothing to keep.
+  const previous = restored.swap.previous;
+  if (previous) {
+    await withMaintenance(connection, async (client) => {
+      const fresh = await withClient(connection, async (c) => (await c.query<{ r: string | null }>(`SELECT to_regclass('public.migration_history')::text AS r`)).rows[0]!.r === null, previous);
+      if (fresh) await dropDatabase(client, previous);
+    });
+  }
+  return { backup: id, fromServer, toServer, drill: drilled, restore: restored };
+}
