@@ -2,7 +2,7 @@ import type { TargetSpec } from '../config.js';
 import type { ConnectionInfo } from '../connection.js';
 import { OpsError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { withClient } from '../pg.js';
+import { quoteIdent, quoteLiteral, withClient } from '../pg.js';
 import { listCatalog, type CatalogEntry } from '../backup/catalog.js';
 import { drill, type DrillReport } from '../restore/drill.js';
 import { restore, type RestoreReport } from '../restore/restore.js';
@@ -21,9 +21,16 @@ export interface MajorMove {
 
 const majorOf = (version: string) => Number(/^(\d+)/.exec(version)?.[1] ?? NaN);
 
-/** Whether the database was never migrated: a new volume the entrypoint just initialised. */
-async function isFresh(connection: ConnectionInfo): Promise<boolean> {
-  return withClient(connection, async (c) => (await c.query<{ r: string | null }>(`SELECT to_regclass('public.migration_history')::text AS r`)).rows[0]!.r === null);
+/** Written on a database this module filled: a rerun must not restore the same backup over newer writes. */
+const MARKER = 'aetherlens-db: carried over to this PostgreSQL major from backup ';
+
+/** Whether the database was never migrated (a new volume the entrypoint just initialised), and its comment. */
+async function liveState(connection: ConnectionInfo, database = connection.database): Promise<{ fresh: boolean; comment: string | null }> {
+  return withClient(connection, async (c) => {
+    const row = (await c.query<{ r: string | null; comment: string | null }>(
+      `SELECT to_regclass('public.migration_history')::text AS r, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = current_database()`)).rows[0]!;
+    return { fresh: row.r === null, comment: row.comment };
+  }, database);
 }
 
 /** The newest backup of this target that passed a drill, whatever it was taken on. */
@@ -33,9 +40,11 @@ async function newestDrilled(backupDir: string, label: string): Promise<CatalogE
 }
 
 /**
- * The first start of a new PostgreSQL major (a new, empty volume): when the database was never
- * migrated and this target's newest drilled backup comes from an older major (the pre-upgrade
- * backup the stack took of the old server), restores it here: first a drill on this server
+ * The first start of a new PostgreSQL major (a new, empty volume): when this target's newest
+ * drilled backup comes from an older major (the pre-upgrade backup the stack took of the old
+ * server) and the database was never migrated, or was carried over from another such backup
+ * before (an upgrade that was rolled back, now made again: the old major's data is the newer),
+ * restores it here: first a drill on this server
  * (created at the dump's TimescaleDB version, checked, updated in a fresh session, checked again,
  * recorded in the manifest), then the restore itself with the same checks before the swap. Either
  * failing leaves this database as the entrypoint made it, so a second run tries again; the old
@@ -52,11 +61,13 @@ export async function carryOverMajor(options: {
   logger: Logger;
 }): Promise<MajorMove | null> {
   const { connection, logger } = options;
-  if (!(await isFresh(connection))) return null;
+  const live = await liveState(connection);
+  if (!live.fresh && !live.comment?.startsWith(MARKER)) return null;
   const toServer = await withClient(connection, async (c) => (await c.query<{ v: string }>(`SHOW server_version`)).rows[0]!.v.split(' ')[0]!);
   const newest = await newestDrilled(options.backupDir, options.label);
   if (!newest?.manifest || majorOf(newest.manifest.versions.server) >= majorOf(toServer)) return null;
   const { id } = newest;
+  if (live.comment === MARKER + id) return null;
   const fromServer = newest.manifest.versions.server;
   const common = { target: options.target, backupDir: options.backupDir, logger, createRoles: true, ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}), ...(options.signal ? { signal: options.signal } : {}) };
   const keep = `the PostgreSQL ${majorOf(fromServer)} volume is untouched: set the previous image again to go back to it`;
@@ -73,13 +84,12 @@ export async function carryOverMajor(options: {
   } catch (error) {
     throw new OpsError('RESTORE', `major upgrade stopped: restoring the pre-upgrade backup ${id} on PostgreSQL ${toServer} failed: ${(error as Error).message}; ${keep}`, { cause: error });
   }
-  // What the swap kept is the empty database the entrypoint made a minute ago: nothing to keep.
   const previous = restored.swap.previous;
-  if (previous) {
-    await withMaintenance(connection, async (client) => {
-      const fresh = await withClient(connection, async (c) => (await c.query<{ r: string | null }>(`SELECT to_regclass('public.migration_history')::text AS r`)).rows[0]!.r === null, previous);
-      if (fresh) await dropDatabase(client, previous);
-    });
-  }
+  await withMaintenance(connection, async (client) => {
+    await client.query(`COMMENT ON DATABASE ${quoteIdent(restored.live)} IS ${quoteLiteral(MARKER + id)}`);
+    // An empty database the entrypoint made a minute ago is not worth keeping; an earlier carried-over one is.
+    if (previous && (await liveState(connection, previous)).fresh) await dropDatabase(client, previous);
+    else if (previous) logger.warn(`the data this server had before is kept as database "${previous}"`);
+  });
   return { backup: id, fromServer, toServer, drill: drilled, restore: restored };
 }
