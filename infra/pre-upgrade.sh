@@ -31,6 +31,14 @@ if [ "$state" != true ]; then
   exit 1
 fi
 
+# A server whose database was never migrated holds none of the stack's data (a first start, or a new
+# major whose carry-over failed and is being rolled back): its backup would be empty, and as the
+# newest one it would hide the real pre-upgrade backup from the next major upgrade.
+env -u DATABASE_URL node "$cli" status --container "$container" --json >"$out" 2>"$log" || fail $? status
+if [ "$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).head ?? "none")' "$out")" = none ]; then
+  echo "pre-upgrade: the database in container $container was never migrated, so it holds no data to back up"
+  exit 0
+fi
 env -u DATABASE_URL node "$cli" backup --container "$container" --json >"$out" 2>"$log" || fail $? backup
 id="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).id)' "$out")"
 if ! env -u DATABASE_URL node "$cli" verify "$id" --container "$container" >"$out" 2>"$log"; then
