@@ -63,7 +63,7 @@ export async function carryOverMajor(options: {
   const { connection, logger } = options;
   const live = await liveState(connection);
   if (!live.fresh && !live.comment?.startsWith(MARKER)) return null;
-  const toServer = await withClient(connection, async (c) => (await c.query<{ v: string }>(`SHOW server_version`)).rows[0]!.v.split(' ')[0]!);
+  const toServer = await withClient(connection, async (c) => (await c.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v.split(' ')[0]!);
   const newest = await newestDrilled(options.backupDir, options.label);
   if (!newest?.manifest || majorOf(newest.manifest.versions.server) >= majorOf(toServer)) return null;
   const { id } = newest;
