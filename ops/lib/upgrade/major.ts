@@ -73,7 +73,13 @@ export async function carryOverMajor(options: {
   const keep = `the PostgreSQL ${majorOf(fromServer)} volume is untouched: set the previous image again to go back to it`;
 
   logger.info(`PostgreSQL ${fromServer} → ${toServer}: drilling the pre-upgrade backup ${id} on this server`);
-  const drilled = await drill({ ...common, backup: id });
+  let drilled: DrillReport;
+  try {
+    drilled = await drill({ ...common, backup: id });
+  } catch (error) {
+    // Could not run at all (the disk filled, the server went away): the backup is not to blame.
+    throw new OpsError('RESTORE', `major upgrade stopped: the drill of the pre-upgrade backup ${id} on PostgreSQL ${toServer} could not run: ${(error as Error).message}; nothing was restored, ${keep}`, { cause: error });
+  }
   if (!drilled.ok) {
     throw new OpsError('RESTORE', `major upgrade stopped: the pre-upgrade backup ${id} failed its drill on PostgreSQL ${toServer} (${drilled.differences[0]}); nothing was restored, ${keep}`);
   }
