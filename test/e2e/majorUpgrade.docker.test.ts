@@ -115,7 +115,7 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
     console.log(`minor path: downtime ${healthy.toFixed(1)} s to healthy, ${answering.toFixed(1)} s to post-deploy done`);
     expect([await versionIn('aetherlens'), await versionIn('template1')]).toEqual(['2.28.3', '2.28.3']);
     await expectIntact();
-  });
+  }, 1_200_000);
 
   it('fault: the new PostgreSQL 17 container fails its health check: pulumi up fails, and the rollback finds the PG15 volume untouched', async () => {
     const next = await declare({ ...raw, image: NEW });
@@ -128,7 +128,7 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
     await deleteContainer(next);
     await expect(createContainer(next, imageFor)).rejects.toThrow('container failed to be in healthy state');
     await rollBack();
-  });
+  }, 1_200_000);
 
   it('fault: the pre-upgrade backup fails its drill on PostgreSQL 17: pulumi up fails in one line, nothing is restored, the rollback finds the PG15 volume untouched', async () => {
     const next = await declare({ ...raw, image: NEW });
@@ -147,7 +147,7 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
     expect(await query(`SELECT to_regclass('public.devices') AS r`)).toEqual([{ r: null }]);
     await writeFile(manifestPath, original);
     await rollBack();
-  });
+  }, 1_200_000);
 
   it('major: 2.28.3-pg15 → 2.29.2-pg17 on a new volume, pulumi up interrupted after the pre-upgrade backup and run again: the backup restored at 2.28.3, updated to 2.29.2, drilled; the PG15 volume kept', async () => {
     stack = await declare({ ...raw, image: NEW });
@@ -170,7 +170,7 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
     // Only the carried-over database: the empty one the entrypoint made is gone.
     expect((await query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'aetherlens%' ORDER BY 1`, 'postgres')).map((r) => r.datname)).toEqual(['aetherlens']);
     expect((await docker.getVolume(pg15Volume).inspect()).Name).toBe(pg15Volume);
-  });
+  }, 1_200_000);
 
   it('a second post-deploy run on PostgreSQL 17 restores nothing again (writes since are kept)', async () => {
     await query(`UPDATE devices SET name = name || ' (after the upgrade)' WHERE device_id = (SELECT min(device_id) FROM devices)`);
@@ -178,5 +178,5 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
     const post = await runCommand(stack);
     expect(post.exitCode, post.stderr).toBe(0);
     expect(compareAcrossUpdate(changed, await fingerprint())).toEqual([]);
-  });
+  }, 1_200_000);
 });

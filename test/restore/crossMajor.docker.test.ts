@@ -65,13 +65,13 @@ describeDocker('version-aware restore from PostgreSQL 15 (TimescaleDB 2.22.1) in
     const versions = await execIn(container, ['psql', '-U', 'aetherlens', '-d', 'aetherlens', '-Atc', `SELECT string_agg(version, ',' ORDER BY version) || ' ' || (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') FROM pg_available_extension_versions WHERE name = 'timescaledb' AND version IN ('2.22.1', '2.28.3', '2.29.2')`]);
     expect(versions.stdout.trim()).toBe('2.22.1,2.28.3,2.29.2 2.29.2');
     expect((await execIn(container, ['pg_restore', '--version'])).stdout).toMatch(/^pg_restore \(PostgreSQL\) 17\./);
-  });
+  }, 1_200_000);
 
   it('a drill on PostgreSQL 17 restores the PG15 dump at 2.22.1, updates it to 2.29.2 and passes', async () => {
     const r = await cli(['verify', id], newName);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect((await findBackup(backupDir, id)).manifest!.verification).toMatchObject({ result: 'passed', timescaledb: { restoredAt: '2.22.1', updatedTo: '2.29.2' } });
-  });
+  }, 1_200_000);
 
   it('a restore on PostgreSQL 17 puts the same data in place at 2.29.2, and the continuous aggregates refresh', async () => {
     const r = await cli(['restore', id, '--yes', '--force'], newName);
@@ -83,7 +83,7 @@ describeDocker('version-aware restore from PostgreSQL 15 (TimescaleDB 2.22.1) in
     await withClient(parseDatabaseUrl(newStack.connectionString, 'connectionString'), async (c) => {
       for (const aggregate of ['metrics_hourly', 'metrics_daily', 'cost_hourly', 'cost_daily']) await c.query(`CALL refresh_continuous_aggregate('${aggregate}', NULL, NULL)`);
     });
-  });
+  }, 1_200_000);
 
   it('a PostgreSQL 17 backup is refused on PostgreSQL 15 in one line, before anything is created', async () => {
     const backup = await cli(['backup', '--json'], newName);
@@ -92,5 +92,5 @@ describeDocker('version-aware restore from PostgreSQL 15 (TimescaleDB 2.22.1) in
     const r = await cli(['verify', newer], oldName);
     expect(r.exitCode).toBe(1);
     expect(r.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(`^error: backup ${newer} comes from PostgreSQL 17\\.\\d+.*, but the server at .* runs PostgreSQL 15\\.\\d+.*: restore it on PostgreSQL 17 or newer; nothing was changed$`));
-  });
+  }, 1_200_000);
 });
