@@ -3,8 +3,8 @@
 // 2.29.2-pg17 (a new volume; the pre-upgrade backup restored into it at 2.28.3, then updated, and
 // drilled), with the fingerprint equal and the continuous aggregates refreshing after each step.
 // On the way, the faults of a major upgrade, each followed by the rollback (the old image set
-// again) that must find the PG15 volume untouched: the new container failing its health check, the
-// carried-over backup failing its drill; and `pulumi up` interrupted after the pre-upgrade backup,
+// again) that must find the PG15 volume untouched: the new volume's disk filling during the
+// carry-over, the new container failing its health check, the carried-over backup failing its drill; and `pulumi up` interrupted after the pre-upgrade backup,
 // then run again.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,8 @@ const OLD = 'timescale/timescaledb:2.22.1-pg15';
 const MID = 'timescale/timescaledb:2.28.3-pg15';
 const NEW = 'timescale/timescaledb:2.29.2-pg17';
 const AGGREGATES = ['metrics_hourly', 'metrics_daily', 'cost_hourly', 'cost_daily'];
+/** Enough for a new PostgreSQL 17 cluster with TimescaleDB in every database, not for a restore beside it. */
+const SMALL_DISK_MB = 90;
 const PRE_UPGRADE_LINE = /^pre-upgrade backup (\S+) taken and drilled on the running server$/;
 
 describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 → 2.29.2-pg17 on the real engine', () => {
@@ -115,6 +117,22 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
     console.log(`minor path: downtime ${healthy.toFixed(1)} s to healthy, ${answering.toFixed(1)} s to post-deploy done`);
     expect([await versionIn('aetherlens'), await versionIn('template1')]).toEqual(['2.28.3', '2.28.3']);
     await expectIntact();
+  }, 1_200_000);
+
+  it('fault: the disk of the new volume fills during the carry-over: pulumi up fails in one line, the rollback finds the PG15 volume untouched', async () => {
+    const next = await declare({ ...raw, image: NEW });
+    await preUpgrade(next);
+    // The new volume on a small tmpfs: room for the new server's own files, not for the restore.
+    const declared = next.volumes.find((v) => v.name === pg17Volume)!;
+    const labels = Object.fromEntries((declared.labels as { label: string; value: string }[]).map((l) => [l.label, l.value]));
+    await docker.createVolume({ Name: pg17Volume, Driver: 'local', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: `size=${SMALL_DISK_MB}m` }, Labels: labels });
+    const { post } = await replace(next);
+    expect(post.exitCode).toBe(1);
+    expect(post.stderr.split('\n')).toHaveLength(1);
+    expect(post.stderr).toMatch(/^error: major upgrade stopped: .*(disk|No space left on device).*the PostgreSQL 15 volume is untouched: set the previous image again to go back to it$/);
+    await rollBack();
+    // The operator makes room (here: the small volume goes) before trying again.
+    await docker.getVolume(pg17Volume).remove();
   }, 1_200_000);
 
   it('fault: the new PostgreSQL 17 container fails its health check: pulumi up fails, and the rollback finds the PG15 volume untouched', async () => {
