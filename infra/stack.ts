@@ -57,6 +57,7 @@ export function declareStack({ settings, initScripts, migrationChecksum, repoRoo
 
   const preUpgrade = new PreUpgrade('pre-upgrade', {
     image: settings.image,
+    pgMajor: settings.pgMajor,
     containerName: settings.containerName,
     backupDir: settings.backupDir,
     repoRoot,
