@@ -33,10 +33,13 @@ async function liveState(connection: ConnectionInfo, database = connection.datab
   }, database);
 }
 
-/** The newest backup of this target that passed a drill, whatever it was taken on. */
-async function newestDrilled(backupDir: string, label: string): Promise<CatalogEntry | undefined> {
+/**
+ * The newest backup of this target, whatever its state: never an older one in its place, which
+ * would carry stale data over as if it were the pre-upgrade backup.
+ */
+async function newestOf(backupDir: string, label: string): Promise<CatalogEntry | undefined> {
   const entries = await listCatalog(backupDir).catch(() => [] as CatalogEntry[]);
-  return entries.filter((e) => e.status === 'verified' && e.manifest?.target.label === label).sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+  return entries.filter((e) => e.manifest?.target.label === label).sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
 }
 
 /**
@@ -64,11 +67,15 @@ export async function carryOverMajor(options: {
   const live = await liveState(connection);
   if (!live.fresh && !live.comment?.startsWith(MARKER)) return null;
   const toServer = await withClient(connection, async (c) => (await c.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v.split(' ')[0]!);
-  const newest = await newestDrilled(options.backupDir, options.label);
+  const newest = await newestOf(options.backupDir, options.label);
   if (!newest?.manifest || majorOf(newest.manifest.versions.server) >= majorOf(toServer)) return null;
   const { id } = newest;
   if (live.comment === MARKER + id) return null;
   const fromServer = newest.manifest.versions.server;
+  if (newest.status !== 'verified') {
+    const why = newest.status === 'failed' ? `failed its last drill (${newest.manifest.verification?.differences[0] ?? 'see its manifest'})` : 'has not passed a drill';
+    throw new OpsError('RESTORE', `major upgrade stopped: the newest backup of this server, ${id} (PostgreSQL ${fromServer}), ${why}, and an older one would lose what came after it; nothing was restored, the PostgreSQL ${majorOf(fromServer)} volume is untouched: set the previous image again (its pulumi up takes and drills a new pre-upgrade backup next time)`);
+  }
   const common = { target: options.target, backupDir: options.backupDir, logger, createRoles: true, ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}), ...(options.signal ? { signal: options.signal } : {}) };
   const keep = `the PostgreSQL ${majorOf(fromServer)} volume is untouched: set the previous image again to go back to it`;
 
