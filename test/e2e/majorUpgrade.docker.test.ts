@@ -14,7 +14,7 @@ import { parseDatabaseUrl } from '../../ops/lib/connection.js';
 import { compareAcrossUpdate, findBackup, pgSqlClient, takeFingerprint, type Fingerprint } from '../../ops/lib/index.js';
 import { withClient } from '../../ops/lib/pg.js';
 import { runCli } from '../support/cli.js';
-import { describeDocker, docker, removeAll, requireTestImage, requireTestImageWith, uniqueName } from '../support/docker.js';
+import { describeDocker, docker, execIn, removeAll, requireTestImage, requireTestImageWith, uniqueName } from '../support/docker.js';
 import { freePort } from '../support/nativeCluster.js';
 import { createContainer, createVolumeAndNetwork, declare, deleteContainer, runCommand, type DeclaredStack } from '../support/stackOnEngine.js';
 
@@ -22,8 +22,10 @@ const OLD = 'timescale/timescaledb:2.22.1-pg15';
 const MID = 'timescale/timescaledb:2.28.3-pg15';
 const NEW = 'timescale/timescaledb:2.29.2-pg17';
 const AGGREGATES = ['metrics_hourly', 'metrics_daily', 'cost_hourly', 'cost_daily'];
-/** A new cluster with TimescaleDB in its four databases takes about 70 MB (measured on the PG15 stand-in): room for it, not for a restore beside it. */
-const SMALL_DISK_MB = 100;
+/** Room for a new cluster with TimescaleDB in its four databases (about 70 MB); the test fills the rest. */
+const SMALL_DISK_MB = 200;
+/** What is left free once the new server runs: less than one new database (a copy of template0, ~8 MB, and its WAL). */
+const LEFT_FREE_MB = 6;
 const PRE_UPGRADE_LINE = /^pre-upgrade backup (\S+) taken and drilled on the running server$/;
 
 describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 → 2.29.2-pg17 on the real engine', () => {
@@ -44,7 +46,7 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
   const db = () => parseDatabaseUrl(stack.connectionString, 'connectionString');
   const query = async <T extends Record<string, unknown>>(sql: string, database = 'aetherlens') => withClient(db(), async (c) => (await c.query<T>(sql)).rows, database);
   const versionIn = async (database: string) => (await query<{ v: string }>(`SELECT extversion AS v FROM pg_extension WHERE extname = 'timescaledb'`, database))[0]?.v;
-  const serverMajor = async () => Number((await query<{ n: string }>(`SHOW server_version_num`))[0]!.n.slice(0, 2));
+  const serverMajor = async () => Number((await query<{ n: string }>(`SELECT current_setting('server_version_num') AS n`))[0]!.n.slice(0, 2));
   const fingerprint = () => withClient(db(), (c) => takeFingerprint(pgSqlClient(c)));
   const refreshAll = () => withClient(db(), async (c) => {
     for (const aggregate of AGGREGATES) await c.query(`CALL refresh_continuous_aggregate('${aggregate}', NULL, NULL)`);
@@ -126,7 +128,13 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
     const declared = next.volumes.find((v) => v.name === pg17Volume)!;
     const labels = Object.fromEntries((declared.labels as { label: string; value: string }[]).map((l) => [l.label, l.value]));
     await docker.createVolume({ Name: pg17Volume, Driver: 'local', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: `size=${SMALL_DISK_MB}m` }, Labels: labels });
-    const { post } = await replace(next);
+    await createVolumeAndNetwork(next);
+    await deleteContainer(next);
+    const container = await createContainer(next, imageFor);
+    // The disk fills: only a few MB stay free for the carry-over's drill and restore.
+    const filled = await execIn(container, ['sh', '-c', `avail=$(df -Pm /var/lib/postgresql/data | awk 'NR==2 {print $4}'); dd if=/dev/zero of=/var/lib/postgresql/data/filler bs=1M count=$((avail - ${LEFT_FREE_MB})) 2>&1 && df -Pm /var/lib/postgresql/data`]);
+    expect(filled.exitCode, filled.stdout + filled.stderr).toBe(0);
+    const post = await runCommand(next);
     expect(post.exitCode).toBe(1);
     expect(post.stderr.split('\n')).toHaveLength(1);
     // Where it fills decides the words (a file PostgreSQL could not extend, WAL it could not write and
@@ -160,7 +168,13 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
     const manifest = JSON.parse(original) as { fingerprint: { tables: Record<string, { rows: number }> } };
     manifest.fingerprint.tables.devices!.rows += 1;
     await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
-    const { post } = await replace(next);
+    await createVolumeAndNetwork(next);
+    await deleteContainer(next);
+    const container = await createContainer(next, imageFor);
+    // The disk fills: only a few MB stay free for the carry-over's drill and restore.
+    const filled = await execIn(container, ['sh', '-c', `avail=$(df -Pm /var/lib/postgresql/data | awk 'NR==2 {print $4}'); dd if=/dev/zero of=/var/lib/postgresql/data/filler bs=1M count=$((avail - ${LEFT_FREE_MB})) 2>&1 && df -Pm /var/lib/postgresql/data`]);
+    expect(filled.exitCode, filled.stdout + filled.stderr).toBe(0);
+    const post = await runCommand(next);
     expect(post.exitCode).toBe(1);
     expect(post.stderr.split('\n')).toHaveLength(1);
     expect(post.stderr).toMatch(new RegExp(`^error: major upgrade stopped: the pre-upgrade backup ${id} failed its drill on PostgreSQL 17\\.\\d+ \\(.*devices.*\\); nothing was restored, the PostgreSQL 15 volume is untouched: set the previous image again to go back to it$`));
