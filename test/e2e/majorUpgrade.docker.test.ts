@@ -121,31 +121,6 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
     await expectIntact();
   }, 1_200_000);
 
-  it('fault: the disk of the new volume fills during the carry-over: pulumi up fails in one line, the rollback finds the PG15 volume untouched', async () => {
-    const next = await declare({ ...raw, image: NEW });
-    await preUpgrade(next);
-    // The new volume on a small tmpfs: room for the new server's own files, not for the restore.
-    const declared = next.volumes.find((v) => v.name === pg17Volume)!;
-    const labels = Object.fromEntries((declared.labels as { label: string; value: string }[]).map((l) => [l.label, l.value]));
-    await docker.createVolume({ Name: pg17Volume, Driver: 'local', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: `size=${SMALL_DISK_MB}m` }, Labels: labels });
-    await createVolumeAndNetwork(next);
-    await deleteContainer(next);
-    const container = await createContainer(next, imageFor);
-    // The disk fills: only a few MB stay free for the carry-over's drill and restore.
-    const filled = await execIn(container, ['sh', '-c', `avail=$(df -Pm /var/lib/postgresql/data | awk 'NR==2 {print $4}'); dd if=/dev/zero of=/var/lib/postgresql/data/filler bs=1M count=$((avail - ${LEFT_FREE_MB})) 2>&1 && df -Pm /var/lib/postgresql/data`]);
-    expect(filled.exitCode, filled.stdout + filled.stderr).toBe(0);
-    const post = await runCommand(next);
-    expect(post.exitCode).toBe(1);
-    expect(post.stderr.split('\n')).toHaveLength(1);
-    // Where it fills decides the words (a file PostgreSQL could not extend, WAL it could not write and
-    // the server restarting): the line must say the upgrade stopped and the old volume is untouched.
-    console.log(`disk full during the carry-over: ${post.stderr}`);
-    expect(post.stderr).toMatch(/^error: major upgrade stopped: .*the PostgreSQL 15 volume is untouched: set the previous image again to go back to it$/);
-    await rollBack();
-    // The operator makes room (here: the small volume goes) before trying again.
-    await docker.getVolume(pg17Volume).remove();
-  }, 1_200_000);
-
   it('fault: the new PostgreSQL 17 container fails its health check: pulumi up fails, and the rollback finds the PG15 volume untouched', async () => {
     const next = await declare({ ...raw, image: NEW });
     expect(next.volume.name).toBe(pg17Volume);
@@ -182,6 +157,32 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
     expect(await query(`SELECT to_regclass('public.devices') AS r`)).toEqual([{ r: null }]);
     await writeFile(manifestPath, original);
     await rollBack();
+  }, 1_200_000);
+
+  it('fault: the disk of the new volume fills during the carry-over: pulumi up fails in one line, the rollback finds the PG15 volume untouched', async () => {
+    const next = await declare({ ...raw, image: NEW });
+    await preUpgrade(next);
+    // The new volume on a small tmpfs: room for the new server's own files, not for the restore.
+    const declared = next.volumes.find((v) => v.name === pg17Volume)!;
+    const labels = Object.fromEntries((declared.labels as { label: string; value: string }[]).map((l) => [l.label, l.value]));
+    await docker.createVolume({ Name: pg17Volume, Driver: 'local', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: `size=${SMALL_DISK_MB}m` }, Labels: labels });
+    await createVolumeAndNetwork(next);
+    await deleteContainer(next);
+    const container = await createContainer(next, imageFor);
+    // The disk fills: only a few MB stay free for the carry-over's drill and restore.
+    const filled = await execIn(container, ['sh', '-c', `avail=$(df -Pm /var/lib/postgresql/data | awk 'NR==2 {print $4}'); dd if=/dev/zero of=/var/lib/postgresql/data/filler bs=1M count=$((avail - ${LEFT_FREE_MB})) 2>&1 && df -Pm /var/lib/postgresql/data`]);
+    expect(filled.exitCode, filled.stdout + filled.stderr).toBe(0);
+    const post = await runCommand(next);
+    expect(post.exitCode).toBe(1);
+    expect(post.stderr.split('\n')).toHaveLength(1);
+    // Where it fills decides the words (a file PostgreSQL could not extend, WAL it could not write and
+    // the server restarting): the line must say the upgrade stopped and the old volume is untouched.
+    console.log(`disk full during the carry-over: ${post.stderr}`);
+    expect(post.stderr).toMatch(/^error: major upgrade stopped: .*the PostgreSQL 15 volume is untouched: set the previous image again to go back to it$/);
+    await rollBack();
+    // The operator makes room (here: the small volume goes) before trying again.
+    await docker.getVolume(pg17Volume).remove();
+    expect((await docker.listVolumes({ filters: { name: [pg17Volume] } })).Volumes ?? []).toEqual([]);
   }, 1_200_000);
 
   it('major: 2.28.3-pg15 → 2.29.2-pg17 on a new volume, pulumi up interrupted after the pre-upgrade backup and run again: the backup restored at 2.28.3, updated to 2.29.2, drilled; the PG15 volume kept', async () => {
