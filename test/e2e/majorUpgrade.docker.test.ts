@@ -163,8 +163,8 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
     await createVolumeAndNetwork(next);
     await deleteContainer(next);
     const container = await createContainer(next, imageFor);
-    // The disk fills: only a few MB stay free for the carry-over's drill and restore.
-    const filled = await execIn(container, ['sh', '-c', `avail=$(df -Pm /var/lib/postgresql/data | awk 'NR==2 {print $4}'); dd if=/dev/zero of=/var/lib/postgresql/data/filler bs=1M count=$((avail - ${LEFT_FREE_MB})) 2>&1 && df -Pm /var/lib/postgresql/data`]);
+    // The disk fills: only a few MB stay free for the carry-over's drill and restore (never on any other disk).
+    const filled = await execIn(container, ['sh', '-c', `avail=$(df -Pm /var/lib/postgresql/data | awk 'NR==2 {print $4}'); [ "$avail" -le ${SMALL_DISK_MB} ] || { echo "not the small volume ($avail MB free): refusing to fill it"; exit 3; }; dd if=/dev/zero of=/var/lib/postgresql/data/filler bs=1M count=$((avail - ${LEFT_FREE_MB})) 2>&1 && df -Pm /var/lib/postgresql/data`]);
     expect(filled.exitCode, filled.stdout + filled.stderr).toBe(0);
     const post = await runCommand(next);
     expect(post.exitCode).toBe(1);
