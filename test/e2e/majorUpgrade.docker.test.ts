@@ -159,6 +159,9 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
     // The new volume on a small tmpfs: room for the new server's own files, not for the restore.
     const declared = next.volumes.find((v) => v.name === pg17Volume)!;
     const labels = Object.fromEntries((declared.labels as { label: string; value: string }[]).map((l) => [l.label, l.value]));
+    // The earlier faults left a PG17 volume holding only a never-migrated cluster; an existing name
+    // would make createVolume return it instead of the small one.
+    await docker.getVolume(pg17Volume).remove().catch(() => {});
     await docker.createVolume({ Name: pg17Volume, Driver: 'local', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: `size=${SMALL_DISK_MB}m` }, Labels: labels });
     await createVolumeAndNetwork(next);
     await deleteContainer(next);
