@@ -40,6 +40,8 @@ const RESERVED_SETTINGS = new Set(['port', 'listen_addresses', 'data_directory',
 export interface StackSettings {
   /** Image reference, `timescale/timescaledb:TAG`, optionally `@sha256:DIGEST`. */
   image: string;
+  /** The image's PostgreSQL major, from its tag (`…-pg17`): part of the data volume's identity. */
+  pgMajor: number;
   containerName: string;
   volumeName: string;
   hostPort: number;
@@ -75,6 +77,8 @@ const PG_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const PG_SETTING_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
 /** [registry/]timescale/timescaledb[:tag][@sha256:digest], with a tag or a digest or both. */
 const TIMESCALE_IMAGE = /^(?:[a-z0-9.-]+(?::\d+)?\/)?timescale\/timescaledb(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:([0-9a-f]{64}))?$/;
+/** The `pgNN` part of a timescale/timescaledb tag (2.29.2-pg17, latest-pg17, 2.22.1-pg15-oss). */
+const TAG_PG_MAJOR = /(?:^|-)pg(\d{2})(?:-|$)/;
 const CPUS = /^\d+(\.\d{1,2})?$/;
 const INTEGER = /^-?\d+$/;
 
@@ -145,6 +149,12 @@ export function parseSettings(raw: Readonly<Record<string, string>>, project = p
       `must be a TimescaleDB image, timescale/timescaledb:TAG (optionally @sha256:DIGEST) (got ${JSON.stringify(image)}): ` +
         `use the default ${CONFIG_DEFAULTS.image}`,
     );
+  }
+
+  // The major decides which volume holds the data (dataVolumes.ts), so it must be certain.
+  const pgMajorText = imageMatch?.[1] === undefined ? undefined : TAG_PG_MAJOR.exec(imageMatch[1])?.[1];
+  if (imageMatch && (imageMatch[1] ?? imageMatch[2]) !== undefined && pgMajorText === undefined) {
+    problem('image', `must name its PostgreSQL major in the tag, like timescale/timescaledb:2.29.2-pg17 (got ${JSON.stringify(image)}): the stack keeps one data volume per PostgreSQL major`);
   }
 
   const hostPort = integer('hostPort', CONFIG_DEFAULTS.hostPort, 1, 65535, 'pick a free TCP port, e.g. 5432');
@@ -222,6 +232,7 @@ export function parseSettings(raw: Readonly<Record<string, string>>, project = p
 
   const settings: StackSettings = {
     image,
+    pgMajor: pgMajorText === undefined ? 0 : Number(pgMajorText),
     containerName: dockerName('containerName'),
     volumeName: dockerName('volumeName'),
     hostPort,
@@ -244,6 +255,20 @@ export function parseSettings(raw: Readonly<Record<string, string>>, project = p
     throw new pulumi.RunError(`Invalid stack configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`);
   }
   return settings;
+}
+
+/**
+ * Refuses a move to an older PostgreSQL major than the stack's data is on (PostgreSQL cannot read a
+ * newer major's data or dumps), unless that older major still has its volume: setting the previous
+ * image again is the rollback, and brings that volume back as it was. One line, one RunError.
+ */
+export function checkMajorMove(settings: StackSettings, existingMajors: readonly number[], project = pulumi.getProject()): void {
+  const newest = Math.max(...existingMajors);
+  if (existingMajors.length === 0 || settings.pgMajor >= newest || existingMajors.includes(settings.pgMajor)) return;
+  throw new pulumi.RunError(
+    `Invalid stack configuration (1 problem):\n  - ${project}:image ${settings.image} runs PostgreSQL ${settings.pgMajor}, but this stack's data is on PostgreSQL ${newest} ` +
+      `and no PostgreSQL ${settings.pgMajor} volume of it exists: PostgreSQL cannot move data to an older major; use an image with PostgreSQL ${newest} or newer`,
+  );
 }
 
 /** The stack's validated settings, from the current stack's config. */

@@ -5,11 +5,22 @@
 import { fileURLToPath } from 'node:url';
 import * as pulumi from '@pulumi/pulumi';
 import { DEFAULT_MIGRATIONS_DIR, loadInitScripts, migrationSetChecksum } from '../ops/lib/index.js';
-import { readSettings } from './config.js';
+import { checkMajorMove, readSettings } from './config.js';
+import { dataVolumeMajors, engineVolumeNames } from './dataVolumes.js';
 import { declareStack } from './stack.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const settings = readSettings();
+
+// Which PostgreSQL majors already have data here: their volumes stay declared (protected), and a
+// move below the newest is refused unless it returns to a volume that still exists (a rollback).
+let dataMajors: number[];
+try {
+  dataMajors = dataVolumeMajors(settings.volumeName, engineVolumeNames(new pulumi.Config('docker').get('host')));
+} catch (error) {
+  throw new pulumi.RunError((error as Error).message);
+}
+checkMajorMove(settings, dataMajors);
 
 // Read before anything is declared, so a broken migrations folder fails the preview with the
 // library's one-line message instead of a stack trace.
@@ -27,6 +38,7 @@ const stack = declareStack({
   initScripts: initScripts.map((script) => ({ fileName: script.fileName, content: script.sql })),
   migrationChecksum: checksum,
   repoRoot,
+  dataMajors,
 });
 
 export const host = stack.host;

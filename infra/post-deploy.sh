@@ -1,8 +1,11 @@
 #!/bin/sh
 # The post-deploy step (infra/postDeploy.ts), run from the repository root once the container is
-# healthy: migrate, seed when called with --seed, `upgrade` (TimescaleDB to the image's version in
-# every database, guarded by the pre-upgrade backup; nothing to do on a first deploy or the same
-# image), then print `status --json` on stdout, so the applied migration head becomes a stack output.
+# healthy: `upgrade` (on a new PostgreSQL major's empty volume, the pre-upgrade backup restored
+# version-aware and drilled; then TimescaleDB to the image's version in every database, guarded by
+# the pre-upgrade backup; nothing to do on a first deploy or the same image), migrate, seed when
+# called with --seed, then print `status --json` on stdout, so the applied migration head becomes a
+# stack output. upgrade comes first: a new major's database must get the old data before migrate
+# and seed would make it look like a new deployment's.
 #
 # DATABASE_URL comes from the environment, never argv. The CLI writes progress to stderr and its
 # error as the last stderr line; on failure only that line is printed, so `pulumi up` fails with
@@ -19,12 +22,12 @@ fail() {
   exit "$1"
 }
 
-node "$cli" migrate >/dev/null 2>"$log" || fail $? migrate
-if [ "${1:-}" = --seed ]; then
-  node "$cli" seed >/dev/null 2>"$log" || fail $? seed
-fi
 if [ -n "${DB_CONTAINER:-}" ]; then
   # In the container, where the pre-upgrade backup was taken: its tools match the server.
   env -u DATABASE_URL node "$cli" upgrade --container "$DB_CONTAINER" >/dev/null 2>"$log" || fail $? upgrade
+fi
+node "$cli" migrate >/dev/null 2>"$log" || fail $? migrate
+if [ "${1:-}" = --seed ]; then
+  node "$cli" seed >/dev/null 2>"$log" || fail $? seed
 fi
 node "$cli" status --json 2>"$log" || fail $? status

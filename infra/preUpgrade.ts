@@ -15,6 +15,8 @@ export const PRE_UPGRADE_COMMAND = 'sh infra/pre-upgrade.sh';
 export interface PreUpgradeArgs {
   /** The image the container will run: the step's trigger. */
   image: string;
+  /** That image's PostgreSQL major: a running server of a newer one is a rollback (pre-upgrade.sh). */
+  pgMajor: number;
   /** The container to back up, if it exists (the one that is about to be replaced). */
   containerName: string;
   /** Where the backup goes (AETHERLENS_BACKUP_DIR); the CLI's default when undefined. */
@@ -34,7 +36,7 @@ export class PreUpgrade extends pulumi.ComponentResource {
       {
         create: PRE_UPGRADE_COMMAND,
         dir: args.repoRoot,
-        environment: { DB_CONTAINER: args.containerName, ...(args.backupDir ? { AETHERLENS_BACKUP_DIR: args.backupDir } : {}) },
+        environment: { DB_CONTAINER: args.containerName, IMAGE_PG_MAJOR: String(args.pgMajor), ...(args.backupDir ? { AETHERLENS_BACKUP_DIR: args.backupDir } : {}) },
         triggers: [args.image],
         addPreviousOutputInEnv: false,
       },

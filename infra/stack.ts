@@ -19,6 +19,8 @@ export interface StackInputs {
   migrationChecksum: string;
   /** Repository root, where the CLI lives. */
   repoRoot: string;
+  /** PostgreSQL majors whose data volumes exist on the engine (dataVolumes.ts); none on a first deploy. */
+  dataMajors?: readonly number[];
 }
 
 export interface StackOutputs {
@@ -44,7 +46,7 @@ export function connectionString(user: string, password: pulumi.Input<string>, h
   return pulumi.secret(pulumi.output(password).apply((p) => `postgres://${user}:${encodeURIComponent(p)}@${hostPart}:${port}/${database}`));
 }
 
-export function declareStack({ settings, initScripts, migrationChecksum, repoRoot }: StackInputs): StackOutputs {
+export function declareStack({ settings, initScripts, migrationChecksum, repoRoot, dataMajors = [] }: StackInputs): StackOutputs {
   // Generated once and kept in state. PostgreSQL only reads the password when it initialises an
   // empty volume, so never change these arguments: a new password would not reach the database.
   const password =
@@ -55,6 +57,7 @@ export function declareStack({ settings, initScripts, migrationChecksum, repoRoo
 
   const preUpgrade = new PreUpgrade('pre-upgrade', {
     image: settings.image,
+    pgMajor: settings.pgMajor,
     containerName: settings.containerName,
     backupDir: settings.backupDir,
     repoRoot,
@@ -64,6 +67,8 @@ export function declareStack({ settings, initScripts, migrationChecksum, repoRoo
     image: settings.image,
     containerName: settings.containerName,
     volumeName: settings.volumeName,
+    pgMajor: settings.pgMajor,
+    keepMajors: dataMajors,
     networkName: `${settings.containerName}-net`,
     hostPort: settings.hostPort,
     bindAddress: settings.bindAddress,

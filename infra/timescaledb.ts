@@ -6,6 +6,7 @@
  */
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
+import { dataVolumeName, LEGACY_MAJOR } from './dataVolumes.js';
 import { tuningFor } from './tuning.js';
 
 /**
@@ -32,7 +33,12 @@ export interface TimescaleDbArgs {
   /** `timescale/timescaledb:TAG`, optionally pinned `@sha256:DIGEST`. */
   image: string;
   containerName: string;
+  /** The data volume's base name: PostgreSQL 15's volume, and `<name>-pg<major>` for the others. */
   volumeName: string;
+  /** The image's PostgreSQL major: the container mounts this major's volume. */
+  pgMajor: number;
+  /** Majors whose data volumes already exist: declared too, so they stay (protected) after a major move. */
+  keepMajors?: readonly number[];
   networkName: string;
   hostPort: number;
   /** Host address the port is published on (127.0.0.1 unless asked otherwise). */
@@ -86,11 +92,22 @@ export class TimescaleDb extends pulumi.ComponentResource {
 
     // protect + retainOnDelete: neither `pulumi destroy` nor a replacement (e.g. a renamed volume)
     // may delete the data. README.md ("Data and pulumi destroy") says how to really delete it.
-    const volume = new docker.Volume(
-      `${name}-data`,
-      { name: args.volumeName, driver: 'local', labels: labelList },
-      { parent: this, protect: protectData, retainOnDelete: protectData },
-    );
+    // One volume per PostgreSQL major (dataVolumes.ts); the older ones stay declared, so a major
+    // upgrade leaves them as they were and setting the old image again brings them back. PostgreSQL
+    // 15's keeps its resource name and inputs exactly: a change would replace existing deployments' volume.
+    const volumeFor = (major: number) =>
+      new docker.Volume(
+        major === LEGACY_MAJOR ? `${name}-data` : `${name}-data-pg${major}`,
+        {
+          name: dataVolumeName(args.volumeName, major),
+          driver: 'local',
+          labels: major === LEGACY_MAJOR ? labelList : [...labelList, { label: 'aetherlens.pgMajor', value: String(major) }],
+        },
+        { parent: this, protect: protectData, retainOnDelete: protectData },
+      );
+    const majors = [...new Set([...(args.keepMajors ?? []), args.pgMajor])].sort((a, b) => a - b);
+    const dataVolumes = new Map(majors.map((major) => [major, volumeFor(major)] as const));
+    const volume = dataVolumes.get(args.pgMajor)!;
 
     // A user-defined bridge, not `internal`: internal networks cannot publish ports to the host.
     // Named resources cannot exist twice, so a replacement deletes the old one first.

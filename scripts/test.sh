@@ -3,8 +3,8 @@
 #   - PostgreSQL 15 + TimescaleDB 2.22.1 community edition (the default version) with 2.28.3 beside
 #     it for the upgrade and version-aware restore suites, natively (scripts/install-timescaledb.sh);
 #   - a Docker engine (scripts/start-docker.sh) and the test images standing in for
-#     timescale/timescaledb:2.22.1-pg15 and 2.28.3-pg15 (with 2.22.1 in it too), built by
-#     scripts/build-test-image.sh and cached by their recipe's hash.
+#     timescale/timescaledb:2.22.1-pg15, 2.28.3-pg15 (with 2.22.1 in it too) and 2.29.2-pg17 (with
+#     2.22.1 and 2.28.3), built by scripts/build-test-image.sh and cached by their recipe's hash.
 # In CI (CI=true) every prerequisite must be there: a missing one fails the run. Elsewhere, a
 # missing Docker engine skips the Docker suites, and the closing line says why.
 set -euo pipefail
@@ -33,8 +33,13 @@ elif ! image=$(bash scripts/build-test-image.sh 15 2.22.1 2>"$image_log"); then
 # The minor-upgrade suite's image: 2.28.3-pg15, which also carries 2.22.1 as upstream's does.
 elif ! upgrade_image=$(bash scripts/build-test-image.sh 15 2.22.1 2.28.3 2>>"$image_log"); then
   reason="the 2.28.3-pg15 test image did not build: $(tail -n 1 "$image_log")"
+# The major-upgrade suites' image: 2.29.2-pg17 (Debian trixie), also carrying 2.22.1 and 2.28.3
+# built for PostgreSQL 17, so a PG15 dump at either version restores at its own version.
+elif ! major_image=$(bash scripts/build-test-image.sh 17 2.22.1 2.28.3 2.29.2 2>>"$image_log"); then
+  reason="the 2.29.2-pg17 test image did not build: $(tail -n 1 "$image_log")"
 else
   export DB_OPS_TEST_IMAGE_PG15_2_28_3="${upgrade_image##*$'\n'}"
+  export DB_OPS_TEST_IMAGE_PG17_2_29_2="${major_image##*$'\n'}"
 fi
 echo "$docker_log"; cat "$image_log"; rm -f "$image_log"
 if [ -z "$reason" ]; then

@@ -4,10 +4,22 @@ import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions,
 
 type UpgradeFlags = GlobalOptions & { backupFirst?: boolean; to?: string };
 
+/** The major move's lines, when this run carried the older major's backup over (upgrade/major.ts). */
+function formatMajor(r: UpgradeReport): string[] {
+  const m = r.major;
+  if (!m) return [];
+  const v = m.restore.timescaledb;
+  return [
+    `PostgreSQL ${m.fromServer} → ${m.toServer}: pre-upgrade backup ${m.backup} drilled here (${m.drill.ok ? 'PASSED' : 'FAILED'}) and restored into "${m.restore.live}" in ${formatSeconds(m.restore.seconds)}`,
+    `  TimescaleDB: restored at ${v.restoredAt} (the dump's version), then updated to ${v.updatedTo} and checked again`,
+  ];
+}
+
 export function formatUpgrade(r: UpgradeReport): string {
-  if (!r.backup) return `TimescaleDB ${r.after} in every database that has it (${r.unchanged.join(', ')}): nothing to do`;
+  if (!r.backup) return [...formatMajor(r), `TimescaleDB ${r.after} in every database that has it (${r.unchanged.join(', ')}): nothing to do`].join('\n');
   const drill = r.backup.drillAfter;
   return [
+    ...formatMajor(r),
     `TimescaleDB ${r.before} → ${r.after}: ${r.ok ? 'upgraded and checked' : 'UPGRADED, BUT A CHECK FAILED'} in ${formatSeconds(r.seconds)}`,
     ...r.updated.map((u) => `  ${u.database.padEnd(24)} ${u.from} → ${u.to} (${formatSeconds(u.seconds)})`),
     ...(r.unchanged.length ? [`  already at ${r.after}: ${r.unchanged.join(', ')}`] : []),

@@ -103,7 +103,7 @@ describeDocker('pulumi up with a new minor image: 2.22.1-pg15 → 2.28.3-pg15 on
     });
     // The pre-upgrade backup was drilled again on 2.28.3 by upgrade: restored at 2.22.1, then updated.
     expect((await findBackup(backupDir, id!)).manifest!.verification).toMatchObject({ result: 'passed', timescaledb: { restoredAt: '2.22.1', updatedTo: '2.28.3' } });
-  });
+  }, 1_200_000);
 
   it('a second pulumi up with the same image changes nothing: upgrade finds every database at 2.28.3', async () => {
     const r = await runCli(['upgrade', '--container', name], { AETHERLENS_BACKUP_DIR: backupDir });

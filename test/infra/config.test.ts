@@ -33,6 +33,7 @@ describe('parseSettings', () => {
     const settings = parseSettings({}, 'aetherlens-db');
     expect(settings).toEqual({
       image: 'timescale/timescaledb:2.22.1-pg15',
+      pgMajor: 15,
       containerName: 'aetherlens-timescaledb',
       volumeName: 'aetherlens-timescaledb-data',
       hostPort: 5432,
@@ -98,6 +99,17 @@ describe('parseSettings', () => {
     // The -ha image keeps PGDATA elsewhere and runs as another user; an untagged image is a moving target.
     expect(errorFor({ image: 'timescale/timescaledb-ha:pg15' })).toContain('aetherlens-db:image must be a TimescaleDB image');
     expect(errorFor({ image: 'timescale/timescaledb' })).toContain('aetherlens-db:image');
+  });
+
+  it('reads the PostgreSQL major from the tag, and rejects an image whose major the tag does not say', () => {
+    expect(parseSettings({ image: 'timescale/timescaledb:2.29.2-pg17' }, 'aetherlens-db').pgMajor).toBe(17);
+    expect(parseSettings({ image: 'timescale/timescaledb:latest-pg16' }, 'aetherlens-db').pgMajor).toBe(16);
+    expect(parseSettings({ image: 'timescale/timescaledb:2.22.1-pg15-oss' }, 'aetherlens-db').pgMajor).toBe(15);
+    expect(errorFor({ image: 'timescale/timescaledb:latest' })).toMatchInlineSnapshot(`
+      "Invalid stack configuration (1 problem):
+        - aetherlens-db:image must name its PostgreSQL major in the tag, like timescale/timescaledb:2.29.2-pg17 (got "timescale/timescaledb:latest"): the stack keeps one data volume per PostgreSQL major"
+    `);
+    expect(errorFor({ image: `timescale/timescaledb@sha256:${'c'.repeat(64)}` })).toContain('aetherlens-db:image must name its PostgreSQL major in the tag');
   });
 
   it('rejects binding every interface without the explicit opt-in', () => {

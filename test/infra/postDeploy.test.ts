@@ -49,6 +49,13 @@ describe('infra/post-deploy.sh', () => {
     expect(postDeployCommand(false)).toBe('sh infra/post-deploy.sh');
   });
 
+  it('with a container, runs upgrade first (a new major\'s empty database gets the old data before migrate and seed), in the container, without DATABASE_URL', async () => {
+    const run = await runScript({ DB_CONTAINER: 'aetherlens-timescaledb' }, ['--seed']);
+    expect(run).toMatchObject({ code: 0, stdout: '{"head":2,"pending":[]}\n', stderr: '' });
+    expect(run.calls.map((c) => c.argv)).toEqual([['upgrade', '--container', 'aetherlens-timescaledb'], ['migrate'], ['seed'], ['status', '--json']]);
+    expect(run.calls[0]!.url).toBeUndefined();
+  });
+
   it('migrates, seeds, and prints only the status JSON, with DATABASE_URL in the environment only', async () => {
     const run = await runScript({}, ['--seed']);
     expect(run).toMatchObject({ code: 0, stdout: '{"head":2,"pending":[]}\n', stderr: '' });

@@ -173,7 +173,7 @@ describe('the default stack (512 MB, 1 CPU, password given as a secret)', () => 
     const step = recorder.named('command:local:Command', 'pre-upgrade-backup');
     expect(step.inputs).toMatchObject({ create: 'sh infra/pre-upgrade.sh', dir: REPO_ROOT, addPreviousOutputInEnv: false });
     expect(plain(step.inputs.triggers)).toEqual(['timescale/timescaledb:2.22.1-pg15']);
-    expect(plain(step.inputs.environment)).toEqual({ DB_CONTAINER: 'aetherlens-timescaledb' });
+    expect(plain(step.inputs.environment)).toEqual({ DB_CONTAINER: 'aetherlens-timescaledb', IMAGE_PG_MAJOR: '15' });
     // Pulumi expands a dependency on the component to the command inside it.
     expect(recorder.one(':Container').dependencies).toContain(step.urn);
   });

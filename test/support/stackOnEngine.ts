@@ -24,14 +24,18 @@ import { docker, tarOf } from './docker.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const recorder = installMocks();
-const { parseSettings } = await import('../../infra/config.js');
+const { checkMajorMove, parseSettings } = await import('../../infra/config.js');
+const { dataVolumeMajors, engineVolumeNames } = await import('../../infra/dataVolumes.js');
 const { declareStack } = await import('../../infra/stack.js');
 const { DEFAULT_MIGRATIONS_DIR, loadInitScripts, migrationSetChecksum } = await import('../../ops/lib/index.js');
 
 /** What the program declared, inputs unwrapped from their secrets. */
 export interface DeclaredStack {
   image: Record<string, unknown>;
+  /** The data volume the container mounts. */
   volume: Record<string, unknown>;
+  /** Every data volume declared: the container's and the older majors' kept ones. */
+  volumes: Record<string, unknown>[];
   network: Record<string, unknown>;
   container: Record<string, unknown>;
   command: Record<string, unknown>;
@@ -44,25 +48,35 @@ export interface DeclaredStack {
 
 const inputsOf = (r: Registered) => plain(r.inputs) as Record<string, unknown>;
 
-/** Runs the program (infra/stack.ts over the repository's migrations) with these stack settings. */
+/**
+ * Runs the program (infra/stack.ts over the repository's migrations) with these stack settings, as
+ * infra/index.ts does: the data volumes' majors read from the engine, a major downgrade refused.
+ */
 export async function declare(raw: Record<string, string>): Promise<DeclaredStack> {
   recorder.reset();
   const settings = parseSettings(raw, 'aetherlens-db');
+  const dataMajors = dataVolumeMajors(settings.volumeName, engineVolumeNames());
+  checkMajorMove(settings, dataMajors, 'aetherlens-db');
   const init = await loadInitScripts(DEFAULT_MIGRATIONS_DIR);
   const outputs = declareStack({
     settings,
     initScripts: init.map((s) => ({ fileName: s.fileName, content: s.sql })),
     migrationChecksum: await migrationSetChecksum(DEFAULT_MIGRATIONS_DIR),
     repoRoot: REPO_ROOT,
+    dataMajors,
   });
   const connectionString = await valueOf(outputs.connectionString);
   await valueOf(outputs.migrationHead);
   await settle();
+  const container = inputsOf(recorder.one(':Container'));
+  const volumes = recorder.ofType(':Volume').map(inputsOf);
+  const mounted = (container.volumes as { volumeName?: string; containerPath: string }[]).find((v) => v.containerPath === '/var/lib/postgresql/data')!.volumeName;
   return {
     image: inputsOf(recorder.one(':RemoteImage')),
-    volume: inputsOf(recorder.one(':Volume')),
+    volume: volumes.find((v) => v.name === mounted)!,
+    volumes,
     network: inputsOf(recorder.one(':Network')),
-    container: inputsOf(recorder.one(':Container')),
+    container,
     command: inputsOf(recorder.named('command:local:Command', 'post-deploy-migrate')),
     preUpgrade: inputsOf(recorder.named('command:local:Command', 'pre-upgrade-backup')),
     connectionString,
@@ -88,11 +102,13 @@ export interface HealthSample {
   logs: string;
 }
 
-/** Volume and network: created if missing (both are plain creates in the provider). */
+/** Volumes and network: created if missing (both are plain creates in the provider). */
 export async function createVolumeAndNetwork(stack: DeclaredStack): Promise<void> {
   const labels = (list: unknown) => Object.fromEntries(((list as { label: string; value: string }[]) ?? []).map((l) => [l.label, l.value]));
-  const volumeName = String(stack.volume.name);
-  await docker.getVolume(volumeName).inspect().catch(() => docker.createVolume({ Name: volumeName, Driver: String(stack.volume.driver ?? 'local'), Labels: labels(stack.volume.labels) }));
+  for (const volume of stack.volumes) {
+    const volumeName = String(volume.name);
+    await docker.getVolume(volumeName).inspect().catch(() => docker.createVolume({ Name: volumeName, Driver: String(volume.driver ?? 'local'), Labels: labels(volume.labels) }));
+  }
   const networkName = String(stack.network.name);
   await docker.getNetwork(networkName).inspect().catch(() => docker.createNetwork({ Name: networkName, Driver: String(stack.network.driver ?? 'bridge'), Labels: labels(stack.network.labels), CheckDuplicate: true }));
 }

@@ -165,6 +165,8 @@ export interface DrillOptions {
   record?: boolean;
   /** Update the restored copy to this TimescaleDB version; default: the server's default version. */
   updateTo?: string;
+  /** Create missing roles (NOLOGIN) instead of refusing: the new server of a major upgrade has none. */
+  createRoles?: boolean;
 }
 
 /**
@@ -275,7 +277,7 @@ async function drillLocked(options: DrillOptions, backupRef: string, ahead?: Dri
           manifest, dumpPath: entry.dumpPath, purpose: 'drill', scratch, mode: options.mode ?? DEFAULT_RESTORE_MODE,
           check: (facts) => assertRestorable(manifest, facts),
           starting: () => logger.info(`restoring ${entry.id} into ${into}`),
-          logger, ...(options.signal ? { signal: options.signal } : {}),
+          logger, ...(options.signal ? { signal: options.signal } : {}), ...(options.createRoles ? { createRoles: true } : {}),
         });
       } catch (error) {
         if (options.signal?.aborted || !isBackupFault(error)) throw error;

@@ -69,6 +69,8 @@ export interface RestoreOptions {
   now?: () => Date;
   /** Update the restored copy to this TimescaleDB version; default: the server's default version. */
   updateTo?: string;
+  /** Create missing roles (NOLOGIN) instead of refusing: the new server of a major upgrade has none. */
+  createRoles?: boolean;
 }
 
 /**
@@ -142,7 +144,7 @@ async function restoreLocked(options: RestoreOptions): Promise<RestoreReport> {
       manifest, dumpPath: entry.dumpPath, purpose: 'restore', scratch: names.scratch, mode: options.mode ?? DEFAULT_RESTORE_MODE,
       check: (facts) => assertRestorable(manifest, facts),
       starting: () => logger.info(`restoring ${entry.id} into ${names.scratch}`),
-      logger, ...(options.signal ? { signal: options.signal } : {}),
+      logger, ...(options.signal ? { signal: options.signal } : {}), ...(options.createRoles ? { createRoles: true } : {}),
     });
     logger.info(`restored in ${copy.restoreSeconds.toFixed(1)} s; checking it against the backup`);
     const checked = await checkCopy(copy, manifest, 'probe', options.signal, options.updateTo);

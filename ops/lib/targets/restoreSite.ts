@@ -124,6 +124,8 @@ export interface RestoreSite {
     check: (facts: SiteFacts) => void;
     /** Called once every refusal is behind, just before the data is loaded. */
     starting?: () => void;
+    /** Create the roles the dump needs and the server lacks (NOLOGIN) instead of refusing: a new server of a major upgrade. */
+    createRoles?: boolean;
     signal?: AbortSignal;
     logger: Logger;
   }): Promise<ScratchCopy>;

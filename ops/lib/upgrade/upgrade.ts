@@ -8,6 +8,7 @@ import { withClient } from '../pg.js';
 import { backup } from '../backup/backup.js';
 import { drill, type DrillReport } from '../restore/drill.js';
 import { openTarget, withTarget } from '../targets/open.js';
+import { carryOverMajor, type MajorMove } from './major.js';
 import { drilledBackupAt } from './prerequisite.js';
 
 export interface UpgradeOptions {
@@ -37,6 +38,8 @@ export interface UpgradeReport {
   inventoryMissing: string[];
   /** Steps that bring back the data as it was before the upgrade. */
   rollback: string[];
+  /** The first start of a new PostgreSQL major: the older major's pre-upgrade backup carried over (major.ts). */
+  major: MajorMove | null;
   ok: boolean;
   seconds: number;
 }
@@ -85,6 +88,7 @@ export async function upgrade(options: UpgradeOptions): Promise<UpgradeReport> {
   // The embedded engine carries exactly one TimescaleDB version and one session.
   if (connection.singleSession) throw new OpsError('USAGE', 'upgrade runs on a PostgreSQL server (DATABASE_URL or --container): the embedded engine\'s TimescaleDB comes with aetherlens-db itself, so upgrade aetherlens-db instead');
   try {
+    const major = await carryOverMajor({ target: options.target, connection, label, backupDir: options.backupDir, logger, ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     const versions = await readExtensionVersions(connection, connection.database);
     const before = versions.installed;
     if (before === null) throw refused(`database "${connection.database}" has no TimescaleDB extension (run aetherlens-db migrate first)`);
@@ -104,7 +108,7 @@ export async function upgrade(options: UpgradeOptions): Promise<UpgradeReport> {
     if (pending.length === 0) {
       logger.info(`every database with TimescaleDB is at ${after} already: nothing to do`);
       const jobs = await jobStates(connection);
-      return { database: connection.database, before, after, updated: [], unchanged, backup: null, jobs: { total: jobs.length, scheduled: jobs.filter((j) => j.scheduled).length, problems: [] }, inventoryMissing: [], rollback: [], ok: true, seconds: (performance.now() - started) / 1000 };
+      return { database: connection.database, before, after, updated: [], unchanged, backup: null, jobs: { total: jobs.length, scheduled: jobs.filter((j) => j.scheduled).length, problems: [] }, inventoryMissing: [], rollback: [], major, ok: true, seconds: (performance.now() - started) / 1000 };
     }
 
     let proven = await drilledBackupAt(options.backupDir, label, before);
@@ -159,6 +163,7 @@ export async function upgrade(options: UpgradeOptions): Promise<UpgradeReport> {
       jobs: { total: jobsAfter.length, scheduled: jobsAfter.filter((j) => j.scheduled).length, problems },
       inventoryMissing,
       rollback: rollbackSteps(before, serverMajor, proven.id),
+      major,
       ok: problems.length === 0 && inventoryMissing.length === 0 && drillAfter.ok,
       seconds: (performance.now() - started) / 1000,
     };

@@ -87,12 +87,18 @@ export function serverSite(options: {
       const names = restoreNames(live, purpose, now);
       return { scratch: names.scratch, previous: names.previous, stamp: names.stamp };
     },
-    async restoreCopy({ manifest, dumpPath, purpose, scratch, mode, check, starting, signal, logger }): Promise<ScratchCopy> {
+    async restoreCopy({ manifest, dumpPath, purpose, scratch, mode, check, starting, signal, logger, createRoles }): Promise<ScratchCopy> {
       check(await facts());
       const program = options.program(dumpPath);
       const needed = rolesInSql(await program.schema(signal));
       const missing = await withMaintenance(connection, (client) => missingRoles(pgSqlClient(client), needed));
-      if (missing.length > 0) {
+      if (missing.length > 0 && createRoles) {
+        // Roles are the cluster's, not the dump's: a new major's server starts with none of them.
+        logger.warn(`creating role(s) the backup needs as NOLOGIN: ${missing.join(', ')} (give login roles their LOGIN and password again)`);
+        await withMaintenance(connection, async (client) => {
+          for (const statement of createRoleStatements(missing)) await client.query(statement);
+        });
+      } else if (missing.length > 0) {
         await program.close();
         throw new OpsError('RESTORE', `the backup's objects belong or are granted to role(s) this server does not have (${missing.join(', ')}): create them first (in psql: ${createRoleStatements(missing).join(' ')}), then run it again; nothing was changed`, { details: { fault: 'environment' } });
       }
