@@ -6,7 +6,7 @@ import { quoteIdent, quoteLiteral, withClient } from '../pg.js';
 import { listCatalog, type CatalogEntry } from '../backup/catalog.js';
 import { drill, type DrillReport } from '../restore/drill.js';
 import { restore, type RestoreReport } from '../restore/restore.js';
-import { dropDatabase, withMaintenance } from '../restore/scratch.js';
+import { dropDatabase, withMaintenance } from '../targets/server/scratch.js';
 
 export interface MajorMove {
   /** The backup carried over: the newest drilled one of this target, from the older major. */
