@@ -128,7 +128,7 @@ export function resolveSettings(flags: CommonFlags, env: Environment = process.e
   const maxBackupAgeSeconds = resolveMaxBackupAge(flags, env, problems);
   const backupDir = resolve(flags.dir ?? env.AETHERLENS_BACKUP_DIR ?? DEFAULT_BACKUP_DIR);
   const schedule = flags.schedule && target
-    ? collectScheduleSettings(flags.schedule, { env, backupDir, targetKind: target.kind }, problems)
+    ? collectScheduleSettings(flags.schedule, { env, backupDir, runsPolicyJobsItself: targetTraits(target).runsPolicyJobsItself }, problems)
     : undefined;
   problems.throwIfAny();
 

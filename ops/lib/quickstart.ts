@@ -4,7 +4,7 @@ import { openTarget } from './targets/open.js';
 import { migrate } from './migrations/runner.js';
 import { inventory, type Inventory } from './inventory.js';
 import { seed, type SeedSummary } from './seed/index.js';
-import { runDueJobs, type JobRun } from './embedded/jobs.js';
+import type { JobRun } from './embedded/jobs.js';
 import { backup } from './backup/index.js';
 import { compressionSummary, sampleQueries, type CompressionSummary, type TimedQuery } from './report.js';
 import { DEFAULT_SERVE_PORT } from './embedded/serve.js';
@@ -47,7 +47,7 @@ export async function quickstart(options: { dataDir: string; backupDir: string; 
     logger.info('2/5 seed');
     const seeded = await seed(target.connection, { days: 30, ...(options.adminPassword ? { adminPassword: options.adminPassword } : {}) }, logger);
     logger.info('3/5 policy jobs');
-    const jobs = await runDueJobs(target.connection, { stateDir: options.dataDir, logger });
+    const jobs = await target.runPolicyJobs({ logger });
     const inv = await inventory({ connection: target.connection });
     const [queries, compression] = await withClient(target.connection, async (client) => [
       await sampleQueries(client, 'shelly-office-01'),

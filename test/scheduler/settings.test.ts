@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { parseDuration, resolveScheduleSettings, type ScheduleFlags } from '../../ops/lib/scheduler/settings.js';
 
 const resolve = (flags: ScheduleFlags, env: Record<string, string> = {}, targetKind: 'server' | 'embedded' = 'server') =>
-  resolveScheduleSettings(flags, { env, backupDir: '/srv/backups', targetKind });
+  resolveScheduleSettings(flags, { env, backupDir: '/srv/backups', runsPolicyJobsItself: targetKind !== 'embedded' });
 const problem = (fn: () => unknown): string => {
   try {
     fn();

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SettingsProblems } from '../settings/problems.js';
 import type { Environment } from '../settings/variables.js';
-import type { TargetKind } from '../targets/types.js';
 import { hostTimeZone, validateCron, validateTimeZone } from './cron.js';
 
 /** One scheduled job script: when it runs and how long it may take. */
@@ -167,7 +166,8 @@ function jobsFromFile(value: unknown, configPath: string | undefined, problems: 
 export interface ScheduleContext {
   env: Environment;
   backupDir: string;
-  targetKind: TargetKind;
+  /** The target runs its policy jobs itself (a server's background workers): none to schedule. */
+  runsPolicyJobsItself: boolean;
 }
 
 /**
@@ -240,10 +240,10 @@ export function collectScheduleSettings(flags: ScheduleFlags, options: ScheduleC
   const backup = cronFor('backup', pick(flags.cron, '--cron', 'AETHERLENS_BACKUP_CRON', 'backupCron'), DEFAULT_BACKUP_CRON);
   const drillJob = cronFor('drill', pick(undefined, '', 'AETHERLENS_DRILL_CRON', 'drillCron'), DEFAULT_DRILL_CRON);
   const jobsPick = pick(flags.jobsCron, '--jobs-cron', undefined, 'jobsCron');
-  if (jobsPick && options.targetKind !== 'embedded' && jobsPick.value !== 'off') {
+  if (jobsPick && options.runsPolicyJobsItself && jobsPick.value !== 'off') {
     problems.add(`${jobsPick.from}: policy jobs are scheduled only on the embedded target (a server runs them with TimescaleDB's background workers); remove it or set it to "off"`);
   }
-  const policies = cronFor('policies', options.targetKind === 'embedded' ? jobsPick : undefined, options.targetKind === 'embedded' ? DEFAULT_JOBS_CRON : null);
+  const policies = cronFor('policies', options.runsPolicyJobsItself ? undefined : jobsPick, options.runsPolicyJobsItself ? null : DEFAULT_JOBS_CRON);
   const crons: Array<[string, { cron: string | null; from: string }]> = [['backup', backup], ['drill', drillJob], ['policies', policies]];
   for (const name of Object.keys(jobEntries)) {
     if (crons.some(([n]) => n === name)) continue;
