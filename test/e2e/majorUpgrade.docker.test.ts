@@ -10,18 +10,16 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseDatabaseUrl } from '../../ops/lib/connection.js';
 import { compareAcrossUpdate, findBackup, pgSqlClient, takeFingerprint, type Fingerprint } from '../../ops/lib/index.js';
 import { withClient } from '../../ops/lib/pg.js';
 import { runCli } from '../support/cli.js';
 import { describeDocker, docker, execIn, removeAll, requireTestImage, requireTestImageWith, uniqueName } from '../support/docker.js';
 import { freePort } from '../support/nativeCluster.js';
-import { createContainer, createVolumeAndNetwork, declare, deleteContainer, runCommand, type DeclaredStack } from '../support/stackOnEngine.js';
+import { createContainer, createVolumeAndNetwork, declare, deleteContainer, localImages, queryStack, refreshAllAggregates, runCommand, stackDatabase, timescaleVersionIn, type DeclaredStack } from '../support/stackOnEngine.js';
 
 const OLD = 'timescale/timescaledb:2.22.1-pg15';
 const MID = 'timescale/timescaledb:2.28.3-pg15';
 const NEW = 'timescale/timescaledb:2.29.2-pg17';
-const AGGREGATES = ['metrics_hourly', 'metrics_daily', 'cost_hourly', 'cost_daily'];
 /** Room for a new cluster with TimescaleDB in its four databases (about 70 MB); the test fills the rest. */
 const SMALL_DISK_MB = 200;
 /** What is left free once the new server runs: less than one new database (a copy of template0, ~8 MB, and its WAL). */
@@ -37,24 +35,16 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
   let stack: DeclaredStack;
   let backupDir: string;
   let before: Fingerprint;
-  let images: Record<string, string>;
-  const imageFor = (declared: string) => {
-    const image = images[declared];
-    if (!image) throw new Error(`the stack declares ${declared}; only ${Object.keys(images).join(', ')} have local stand-ins`);
-    return image;
-  };
-  const db = () => parseDatabaseUrl(stack.connectionString, 'connectionString');
-  const query = async <T extends Record<string, unknown>>(sql: string, database = 'aetherlens') => withClient(db(), async (c) => (await c.query<T>(sql)).rows, database);
-  const versionIn = async (database: string) => (await query<{ v: string }>(`SELECT extversion AS v FROM pg_extension WHERE extname = 'timescaledb'`, database))[0]?.v;
+  let imageFor: (declared: string) => string;
+  const db = () => stackDatabase(stack);
+  const query = <T extends Record<string, unknown>>(sql: string, database?: string) => queryStack<T>(stack, sql, database);
+  const versionIn = (database: string) => timescaleVersionIn(stack, database);
   const serverMajor = async () => Number((await query<{ n: string }>(`SELECT current_setting('server_version_num') AS n`))[0]!.n.slice(0, 2));
   const fingerprint = () => withClient(db(), (c) => takeFingerprint(pgSqlClient(c)));
-  const refreshAll = () => withClient(db(), async (c) => {
-    for (const aggregate of AGGREGATES) await c.query(`CALL refresh_continuous_aggregate('${aggregate}', NULL, NULL)`);
-  });
   /** The data as it was, and the continuous aggregates refreshing. */
   const expectIntact = async () => {
     expect(compareAcrossUpdate(before, await fingerprint())).toEqual([]);
-    await refreshAll();
+    await refreshAllAggregates(stack);
   };
   const preUpgrade = async (next: DeclaredStack) => {
     const pre = await runCommand(next, {}, 'preUpgrade');
@@ -85,11 +75,11 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
   };
 
   beforeAll(async () => {
-    images = {
+    imageFor = localImages({
       [OLD]: requireTestImage(),
       [MID]: requireTestImageWith('15', ['2.22.1', '2.28.3']),
       [NEW]: requireTestImageWith('17', ['2.22.1', '2.28.3', '2.29.2']),
-    };
+    });
     backupDir = await mkdtemp(join(tmpdir(), 'aetherlens-major-backups-'));
     // Seeded once, below: the post-deploy step's seed would add the readings since its last run.
     raw = { dbPassword: password, hostPort: String(await freePort()), containerName: name, volumeName: pg15Volume, memoryMb: '512', backupDir, sampleData: 'false' };

@@ -6,17 +6,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseDatabaseUrl } from '../../ops/lib/connection.js';
 import { compareAcrossUpdate, findBackup, pgSqlClient, takeFingerprint, type Fingerprint } from '../../ops/lib/index.js';
 import { withClient } from '../../ops/lib/pg.js';
 import { runCli } from '../support/cli.js';
 import { describeDocker, docker, removeAll, requireTestImage, requireTestImageWith, uniqueName } from '../support/docker.js';
 import { freePort } from '../support/nativeCluster.js';
-import { createContainer, createVolumeAndNetwork, declare, deleteContainer, runCommand, type DeclaredStack } from '../support/stackOnEngine.js';
+import { createContainer, createVolumeAndNetwork, declare, deleteContainer, localImages, refreshAllAggregates, runCommand, stackDatabase, timescaleVersionIn, type DeclaredStack } from '../support/stackOnEngine.js';
 
 const OLD = 'timescale/timescaledb:2.22.1-pg15';
 const NEW = 'timescale/timescaledb:2.28.3-pg15';
-const AGGREGATES = ['metrics_hourly', 'metrics_daily', 'cost_hourly', 'cost_daily'];
 
 describeDocker('pulumi up with a new minor image: 2.22.1-pg15 → 2.28.3-pg15 on the real engine', () => {
   const name = uniqueName('aetherlens-upgrade');
@@ -26,18 +24,12 @@ describeDocker('pulumi up with a new minor image: 2.22.1-pg15 → 2.28.3-pg15 on
   let backupDir: string;
   let firstPreUpgrade: { exitCode: number; stdout: string; stderr: string };
   let before: Fingerprint;
-  let images: Record<string, string>;
-  const imageFor = (declared: string) => {
-    const image = images[declared];
-    if (!image) throw new Error(`the stack declares ${declared}; only ${Object.keys(images).join(' and ')} have local stand-ins`);
-    return image;
-  };
-  const db = () => parseDatabaseUrl(stack.connectionString, 'connectionString');
-  const versionIn = (database: string) =>
-    withClient(db(), async (c) => (await c.query<{ v: string }>(`SELECT extversion AS v FROM pg_extension WHERE extname = 'timescaledb'`)).rows[0]?.v, database);
+  let imageFor: (declared: string) => string;
+  const db = () => stackDatabase(stack);
+  const versionIn = (database: string) => timescaleVersionIn(stack, database);
 
   beforeAll(async () => {
-    images = { [OLD]: requireTestImage(), [NEW]: requireTestImageWith('15', ['2.22.1', '2.28.3']) };
+    imageFor = localImages({ [OLD]: requireTestImage(), [NEW]: requireTestImageWith('15', ['2.22.1', '2.28.3']) });
     backupDir = await mkdtemp(join(tmpdir(), 'aetherlens-upgrade-backups-'));
     // Seeded once, below: the post-deploy step's seed adds the readings since its last run, which
     // would change the data between the fingerprints this suite compares.
@@ -98,9 +90,7 @@ describeDocker('pulumi up with a new minor image: 2.22.1-pg15 → 2.28.3-pg15 on
     expect([await versionIn('aetherlens'), await versionIn('postgres'), await versionIn('template1')]).toEqual(['2.28.3', '2.28.3', '2.28.3']);
     const after = await withClient(db(), (c) => takeFingerprint(pgSqlClient(c)));
     expect(compareAcrossUpdate(before, after)).toEqual([]);
-    await withClient(db(), async (c) => {
-      for (const aggregate of AGGREGATES) await c.query(`CALL refresh_continuous_aggregate('${aggregate}', NULL, NULL)`);
-    });
+    await refreshAllAggregates(stack);
     // The pre-upgrade backup was drilled again on 2.28.3 by upgrade: restored at 2.22.1, then updated.
     expect((await findBackup(backupDir, id!)).manifest!.verification).toMatchObject({ result: 'passed', timescaledb: { restoredAt: '2.22.1', updatedTo: '2.28.3' } });
   }, 1_200_000);

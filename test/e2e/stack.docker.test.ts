@@ -10,7 +10,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseMigrationHead } from '../../infra/postDeploy.js';
 import { tuningFor } from '../../infra/tuning.js';
-import { parseDatabaseUrl } from '../../ops/lib/connection.js';
 import { compareFingerprints, pgSqlClient, readManifest, takeFingerprint } from '../../ops/lib/index.js';
 import { withClient } from '../../ops/lib/pg.js';
 import { readStatusFile } from '../../ops/lib/scheduler/status.js';
@@ -18,7 +17,7 @@ import { runCli } from '../support/cli.js';
 import { describeDocker, docker, execIn, logsOf, removeAll, requireTestImage, uniqueName } from '../support/docker.js';
 import { freePort } from '../support/nativeCluster.js';
 import { spawnScheduler } from '../scheduler/support/schedulerProcess.js';
-import { createContainer, createVolumeAndNetwork, declare, deleteContainer, runCommand, type DeclaredStack } from '../support/stackOnEngine.js';
+import { createContainer, createVolumeAndNetwork, declare, deleteContainer, runCommand, stackDatabase, type DeclaredStack } from '../support/stackOnEngine.js';
 
 const UPSTREAM = 'timescale/timescaledb:2.22.1-pg15';
 const INIT_DONE = 'PostgreSQL init process complete; ready for start up.';
@@ -39,7 +38,7 @@ describeDocker('the deployed stack on a real Docker engine', () => {
     return requireTestImage();
   };
   const env = () => ({ AETHERLENS_DB_CONTAINER: name, AETHERLENS_BACKUP_DIR: backupDir });
-  const db = () => parseDatabaseUrl(stack.connectionString, 'connectionString');
+  const db = () => stackDatabase(stack);
 
   beforeAll(async () => {
     backupDir = await mkdtemp(join(tmpdir(), 'aetherlens-e2e-backups-'));

@@ -7,13 +7,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseDatabaseUrl } from '../../ops/lib/connection.js';
 import { compareAcrossUpdate, findBackup, pgSqlClient, takeFingerprint, type Fingerprint } from '../../ops/lib/index.js';
-import { withClient } from '../../ops/lib/pg.js';
+import { connect, withClient } from '../../ops/lib/pg.js';
+import { checkRefresh } from '../../ops/lib/restore/checks.js';
 import { runCli } from '../support/cli.js';
 import { describeDocker, docker, execIn, removeAll, requireTestImage, requireTestImageWith, uniqueName } from '../support/docker.js';
 import { freePort } from '../support/nativeCluster.js';
-import { createContainer, createVolumeAndNetwork, declare, runCommand, type DeclaredStack } from '../support/stackOnEngine.js';
+import { createContainer, createVolumeAndNetwork, declare, localImages, refreshAllAggregates, runCommand, stackDatabase, type DeclaredStack } from '../support/stackOnEngine.js';
 
 const PG15 = 'timescale/timescaledb:2.22.1-pg15';
 const PG17 = 'timescale/timescaledb:2.29.2-pg17';
@@ -21,14 +21,13 @@ const PG17 = 'timescale/timescaledb:2.29.2-pg17';
 describeDocker('version-aware restore from PostgreSQL 15 (TimescaleDB 2.22.1) into PostgreSQL 17 (TimescaleDB 2.29.2) on the real images', () => {
   const oldName = uniqueName('aetherlens-xmajor15');
   const newName = uniqueName('aetherlens-xmajor17');
-  let images: Record<string, string>;
+  let imageFor: (declared: string) => string;
   let oldStack: DeclaredStack;
   let newStack: DeclaredStack;
   let backupDir: string;
   let before: Fingerprint;
   let id: string;
-  const imageFor = (declared: string) => images[declared]!;
-  const fingerprintOf = (stack: DeclaredStack) => withClient(parseDatabaseUrl(stack.connectionString, 'connectionString'), (c) => takeFingerprint(pgSqlClient(c)));
+  const fingerprintOf = (stack: DeclaredStack) => withClient(stackDatabase(stack), (c) => takeFingerprint(pgSqlClient(c)));
   const cli = (args: string[], container: string) => runCli([...args, '--container', container], { AETHERLENS_BACKUP_DIR: backupDir });
 
   /** A stack deployed and migrated (post-deploy without sample data). */
@@ -42,7 +41,7 @@ describeDocker('version-aware restore from PostgreSQL 15 (TimescaleDB 2.22.1) in
   };
 
   beforeAll(async () => {
-    images = { [PG15]: requireTestImage(), [PG17]: requireTestImageWith('17', ['2.22.1', '2.28.3', '2.29.2']) };
+    imageFor = localImages({ [PG15]: requireTestImage(), [PG17]: requireTestImageWith('17', ['2.22.1', '2.28.3', '2.29.2']) });
     backupDir = await mkdtemp(join(tmpdir(), 'aetherlens-xmajor-backups-'));
     oldStack = await deploy(oldName, PG15);
     const seeded = await runCli(['seed'], { DATABASE_URL: oldStack.connectionString });
@@ -80,9 +79,35 @@ describeDocker('version-aware restore from PostgreSQL 15 (TimescaleDB 2.22.1) in
     const after = await fingerprintOf(newStack);
     expect(after.extensions.timescaledb).toBe('2.29.2');
     expect(compareAcrossUpdate(before, after)).toEqual([]);
-    await withClient(parseDatabaseUrl(newStack.connectionString, 'connectionString'), async (c) => {
-      for (const aggregate of ['metrics_hourly', 'metrics_daily', 'cost_hourly', 'cost_daily']) await c.query(`CALL refresh_continuous_aggregate('${aggregate}', NULL, NULL)`);
-    });
+    await refreshAllAggregates(newStack);
+  }, 1_200_000);
+
+  it('on 2.29.2 a refresh overlapping another is refused (55P03); the drill\'s refresh check waits it out', async () => {
+    // CI saw a drill fail: the restored copy's refresh policy ran while the drill refreshed. Here
+    // the other refresh is held, registered, behind a lock on its catalog row.
+    const url = stackDatabase(newStack);
+    const holder = await connect(url);
+    const other = await connect(url);
+    try {
+      // Its second transaction locks the aggregate's catalog row, after the window is registered.
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM _timescaledb_catalog.continuous_agg WHERE user_view_name = 'cost_hourly' FOR UPDATE`);
+      const otherRefresh = other.query(`CALL refresh_continuous_aggregate('cost_hourly', NULL, NULL)`);
+      await expect.poll(async () => (await withClient(url, (c) => c.query(`SELECT count(*)::int AS n FROM _timescaledb_catalog.continuous_aggs_jobs_refresh_ranges`))).rows[0].n, { timeout: 60_000, interval: 200 }).toBe(1);
+      const refused = await withClient(url, (c) => c.query(`CALL refresh_continuous_aggregate('cost_hourly', NULL, NULL)`).then(() => null, (e: { code?: string; message: string }) => `${e.code} ${e.message}`));
+      expect(refused).toMatch(/^55P03 could not refresh continuous aggregate "cost_hourly" due to a concurrent refresh/);
+      const manifest = (await findBackup(backupDir, id)).manifest!;
+      const check = withClient(url, (c) => checkRefresh(pgSqlClient(c), manifest, 'full'));
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await holder.query('COMMIT');
+      await otherRefresh;
+      const result = await check;
+      expect(result.ok, result.detail).toBe(true);
+      expect(result.detail).toMatch(/^4 refreshed completely in/);
+    } finally {
+      await holder.end();
+      await other.end().catch(() => undefined);
+    }
   }, 1_200_000);
 
   it('a PostgreSQL 17 backup is refused on PostgreSQL 15 in one line, before anything is created', async () => {

@@ -19,6 +19,9 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { installMocks, plain, settle, valueOf, type Registered } from '../infra/support/mocks.js';
+import { refreshWaitingOutOthers } from '../../ops/lib/aggregateRefresh.js';
+import { parseDatabaseUrl, type ConnectionInfo } from '../../ops/lib/connection.js';
+import { withClient } from '../../ops/lib/pg.js';
 import { docker, tarOf } from './docker.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -201,5 +204,39 @@ export function runCommand(stack: DeclaredStack, extraEnv: Record<string, string
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     child.on('error', reject);
     child.on('close', (code) => resolve({ exitCode: code ?? -1, stdout: stdout.replace(/\n$/, ''), stderr: stderr.replace(/\n$/, '') }));
+  });
+}
+
+/** The stack's four continuous aggregates, hourly before daily. */
+export const AGGREGATES = ['metrics_hourly', 'metrics_daily', 'cost_hourly', 'cost_daily'] as const;
+
+/** Maps each upstream image a stack may declare to its local test image (no registry here). */
+export function localImages(images: Record<string, string>): (declared: string) => string {
+  return (declared) => {
+    const image = images[declared];
+    if (!image) throw new Error(`the stack declares ${declared}; only ${Object.keys(images).join(', ')} have local stand-ins`);
+    return image;
+  };
+}
+
+/** How the tests reach the stack's database (its stack output). */
+export function stackDatabase(stack: DeclaredStack): ConnectionInfo {
+  return parseDatabaseUrl(stack.connectionString, 'connectionString');
+}
+
+/** The rows of one query in one database of the stack. */
+export async function queryStack<T extends Record<string, unknown>>(stack: DeclaredStack, sql: string, database = 'aetherlens'): Promise<T[]> {
+  return withClient(stackDatabase(stack), async (c) => (await c.query<T>(sql)).rows, database);
+}
+
+/** The timescaledb extension's version in one database of the stack. */
+export async function timescaleVersionIn(stack: DeclaredStack, database: string): Promise<string | undefined> {
+  return (await queryStack<{ v: string }>(stack, `SELECT extversion AS v FROM pg_extension WHERE extname = 'timescaledb'`, database))[0]?.v;
+}
+
+/** Refreshes every aggregate in full, as an operator would; beside the policies, as our own refreshes do. */
+export async function refreshAllAggregates(stack: DeclaredStack): Promise<void> {
+  await withClient(stackDatabase(stack), async (c) => {
+    for (const aggregate of AGGREGATES) await refreshWaitingOutOthers(c, `CALL refresh_continuous_aggregate('${aggregate}', NULL, NULL)`);
   });
 }

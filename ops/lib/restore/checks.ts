@@ -1,3 +1,4 @@
+import { refreshWaitingOutOthers } from '../aggregateRefresh.js';
 import { quoteIdent, quoteLiteral } from '../pg.js';
 import { compareFingerprints } from '../backup/compare.js';
 import { readDatabaseFacts } from '../backup/facts.js';
@@ -94,7 +95,7 @@ export async function checkRefresh(client: SqlClient, manifest: Manifest, mode: 
     if (mode === 'probe' && !/^(timestamp|date)/.test(type)) continue;
     const window = mode === 'full' ? 'NULL, NULL' : `'1900-01-01'::${type}, '1901-01-01'::${type}`;
     try {
-      await client.query(`CALL refresh_continuous_aggregate(${quoteLiteral(relationOf(name))}, ${window})`);
+      await refreshWaitingOutOthers(client, `CALL refresh_continuous_aggregate(${quoteLiteral(relationOf(name))}, ${window})`);
     } catch (error) {
       problems.push(`continuous aggregate ${name}: refresh failed: ${(error as Error).message}`);
     }

@@ -10,6 +10,7 @@
  * edition there are no aggregates and this does nothing.
  */
 import type pg from 'pg';
+import { refreshWaitingOutOthers } from '../aggregateRefresh.js';
 import type { Logger } from '../logger.js';
 
 /** Hourly before daily: the daily aggregates are built on the hourly ones. */
@@ -33,7 +34,7 @@ export async function refreshAggregates(client: pg.Client, start: Date, end: Dat
   for (const name of ORDER) {
     if (!present.has(name)) continue;
     const started = Date.now();
-    await client.query(`CALL refresh_continuous_aggregate($1::regclass, $2::timestamptz, $3::timestamptz)`, [name, from, to]);
+    await refreshWaitingOutOthers(client, `CALL refresh_continuous_aggregate($1::regclass, $2::timestamptz, $3::timestamptz)`, [name, from, to]);
     logger.progress(`seed: refreshed ${name} from ${from.toISOString()} to ${to.toISOString()} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     refreshed.push(name);
   }
