@@ -1,7 +1,7 @@
 /**
- * CALL refresh_continuous_aggregate beside the refresh policies. From 2.29, TimescaleDB refuses a
- * refresh whose window overlaps one in progress (SQLSTATE 55P03, "due to a concurrent refresh")
- * where older versions waited for it. The background workers run the refresh policies on their
+ * CALL refresh_continuous_aggregate beside the refresh policies. TimescaleDB 2.28.3 and 2.29.2
+ * refuse a refresh whose window overlaps one in progress (SQLSTATE 55P03, "due to a concurrent
+ * refresh") where 2.22.1 waited for it. The background workers run the refresh policies on their
  * own: in a freshly restored copy they start at once, so a drill's full refresh meets them, and a
  * seed's refresh of recent days can meet the hourly policy.
  */
