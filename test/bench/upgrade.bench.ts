@@ -22,7 +22,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDatabaseUrl } from '../../ops/lib/connection.js';
-import { KNOWN_ENV } from '../../ops/lib/index.js';
+import { findBackup, KNOWN_ENV } from '../../ops/lib/index.js';
 import { withClient } from '../../ops/lib/pg.js';
 import { runCli } from '../support/cli.js';
 import { removeAll, requireTestImage, requireTestImageWith, uniqueName } from '../support/docker.js';
@@ -36,6 +36,7 @@ const devices = process.env.BENCH_UPGRADE_DEVICES ?? '10';
 const days = process.env.BENCH_UPGRADE_DAYS ?? '30';
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const seconds = (since: number) => (performance.now() - since) / 1000;
+const PRE_UPGRADE_LINE = /^pre-upgrade backup (\S+) taken and drilled on the running server$/;
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 /** A step's failure with everything it printed: the post-deploy step's own message is its last stderr line. */
@@ -124,6 +125,10 @@ async function main(): Promise<void> {
       if (pre.exitCode !== 0) throw failed(`${label}: pre-upgrade`, pre);
       const backupSeconds = seconds(t);
       log(`  ${pre.stdout}`);
+      const id = PRE_UPGRADE_LINE.exec(pre.stdout)?.[1];
+      if (!id) throw failed(`${label}: pre-upgrade (no backup named on stdout)`, pre);
+      // Where the pre-upgrade step's time goes, as the backup recorded it (the post-deploy drill overwrites the verification).
+      const taken = (await findBackup(backupDir, id)).manifest!;
       await createVolumeAndNetwork(stack);
       log(`${label}: replace the container, then post-deploy (load ${load()})`);
       t = performance.now();
@@ -133,7 +138,15 @@ async function main(): Promise<void> {
       const post = await runCommand(stack);
       if (post.exitCode !== 0) throw failed(`${label}: post-deploy`, post);
       const down = seconds(t);
-      return { label, backupSeconds, healthy, down };
+      const after = (await findBackup(backupDir, id)).manifest!.verification;
+      const detail = {
+        backup: taken.durationSeconds,
+        dump: taken.timings.dump,
+        drill: taken.verification?.seconds ?? NaN,
+        drillAgain: after && after.verifiedAt !== taken.verification?.verifiedAt ? after.seconds : NaN,
+        dumpMb: taken.dump.bytes / 1e6,
+      };
+      return { label, backupSeconds, healthy, down, detail };
     };
     log('minor path');
     const minor = await move(MID, 'minor 2.22.1-pg15 → 2.28.3-pg15');
@@ -175,21 +188,31 @@ async function main(): Promise<void> {
     log('major path');
     const major = await move(NEW, 'major 2.28.3-pg15 → 2.29.2-pg17');
     const loadAtEnd = load();
+    // For scale: each step starts the CLI (TypeScript through tsx) three times.
+    t = performance.now();
+    const help = await runCli(['--help']);
+    if (help.exitCode !== 0) throw failed('aetherlens-db --help', help);
+    const cliStart = seconds(t);
 
     const ratio = (s: number) => `${(s / manualDown).toFixed(2)}× by hand`;
     for (const m of [minor, major]) {
       rows.push([`${m.label}: pre-upgrade backup + drill (server still up)`, m.backupSeconds, '']);
+      rows.push([`  of which: backup (${m.detail.dumpMb.toFixed(1)} MB dump; pg_dump ${m.detail.dump.toFixed(1)} s)`, m.detail.backup, '']);
+      rows.push(['  of which: drill on the old server', m.detail.drill, '']);
       rows.push([`${m.label}: downtime to the new container healthy`, m.healthy, '']);
       rows.push([`${m.label}: downtime to post-deploy done`, m.down, `downtime ${ratio(m.down)}`]);
+      rows.push(['  of which: post-deploy (upgrade, migrate, status)', m.down - m.healthy, '']);
+      rows.push(['  of which: the backup drilled again by upgrade, on the new server', m.detail.drillAgain, '']);
       rows.push([`${m.label}: whole pulumi up (backup + drill + downtime)`, m.backupSeconds + m.down, `total ${ratio(m.backupSeconds + m.down)}`]);
     }
     rows.push([`by hand: pg_dump -Fc -Z1 (${dumpMb.toFixed(1)} MB)`, dumpSeconds, '']);
     rows.push(['by hand: new PostgreSQL 17 container healthy', startSeconds, '']);
     rows.push(['by hand: pg_restore at 2.28.3 + update to 2.29.2', restoreSeconds, '']);
     rows.push(['by hand: downtime (dump start → restore done)', manualDown, 'baseline (1.00×)']);
+    rows.push(['for scale: one aetherlens-db start (--help); each step starts it 3 times', cliStart, '']);
 
     process.stdout.write(`upgrade paths, database ${size}, ${devices} devices × ${days} days of 1-minute readings, load average at the end ${loadAtEnd}\n`);
-    for (const [what, s, note] of rows) process.stdout.write(`${what.padEnd(72)} ${s.toFixed(1).padStart(7)} s  ${note}\n`);
+    for (const [what, s, note] of rows) process.stdout.write(`${what.padEnd(72)} ${(Number.isNaN(s) ? '—' : s.toFixed(1)).padStart(7)} s  ${note}\n`);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
