@@ -4,7 +4,7 @@ import { OpsError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { quoteIdent, quoteLiteral } from '../../pg.js';
 import { derivedName } from '../names.js';
-import { databaseExists } from './scratch.js';
+import { databaseExists } from '../maintenance.js';
 import type { LiveSession, SwapResult } from '../restoreSite.js';
 
 /** Client sessions on `database` other than ours (background workers are not anybody's session). */
