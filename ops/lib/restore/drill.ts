@@ -10,9 +10,8 @@ import { recordVerification, type Manifest, type Verification } from '../backup/
 import { checkAggregatesExist, checkFingerprint, checkJobs, checkMigrations, checkRefresh, checkUnchangedByUpdate, restoringCheck, type CheckResult } from './checks.js';
 import { takeFingerprint, type Fingerprint } from '../backup/fingerprint.js';
 import { assertRestorable } from './compat.js';
-import { isBackupFault, type RestoreMode, type RestorePhase } from '../targets/server/pgRestore.js';
 import { carryJobStates } from './jobStates.js';
-import type { PreparedScratch, RestoreSite, ScratchCopy } from '../targets/restoreSite.js';
+import { isBackupFault, type PreparedScratch, type RestoreMode, type RestorePhase, type RestoreSite, type ScratchCopy } from '../targets/restoreSite.js';
 import type { RestoreSites } from '../targets/types.js';
 
 /** How a dump is restored unless told otherwise: see test/bench/restore.bench.ts. */

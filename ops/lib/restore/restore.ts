@@ -10,10 +10,8 @@ import type { Manifest } from '../backup/manifest.js';
 import type { CheckResult } from './checks.js';
 import { assertRestorable } from './compat.js';
 import { checkChecksum, checkCopy, DEFAULT_RESTORE_MODE, type ExtensionVersionsReport } from './drill.js';
-import type { RestoreMode, RestorePhase } from '../targets/server/pgRestore.js';
 import { selectBackup, type Selection } from './select.js';
-import type { LiveSession, RestoreSite, ScratchCopy, SwapResult } from '../targets/restoreSite.js';
-import { describeSession } from '../targets/server/swap.js';
+import { describeSession, type LiveSession, type RestoreMode, type RestorePhase, type RestoreSite, type ScratchCopy, type SwapResult } from '../targets/restoreSite.js';
 import type { RestoreSites } from '../targets/types.js';
 
 /** One table's rows in the backup against the live database, for the confirmation. */

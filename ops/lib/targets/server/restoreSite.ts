@@ -10,11 +10,11 @@ import { updateExtension } from '../../extensionUpdate.js';
 import { pgSqlClient } from '../sqlClient.js';
 import { checkDatabaseName, restoreNames } from '../names.js';
 import { createRoleStatements, missingRoles, rolesInSql } from '../roles.js';
-import { runPgRestore, type RestoreMode, type RestoreProgram } from './pgRestore.js';
+import { runPgRestore, type RestoreProgram } from './pgRestore.js';
 import { withMaintenance } from '../maintenance.js';
 import { cleanLeftoverDatabases, createScratchDatabase, dropScratchQuietly } from './scratch.js';
 import { listSessions, swapDatabases } from './swap.js';
-import type { CopySession, RestoreSite, ScratchCopy, SiteFacts } from '../restoreSite.js';
+import type { CopySession, RestoreMode, RestoreSite, ScratchCopy, SiteFacts } from '../restoreSite.js';
 import type { BackupLockKey } from '../types.js';
 
 async function prepareDatabase(connection: ConnectionInfo, database: string, version: string | null): Promise<void> {
