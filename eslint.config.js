@@ -7,6 +7,12 @@ const LIB_STAYS_DOWN = {
   message: 'ops/lib is the bottom layer: it never imports the CLI, its commands or the Pulumi program.',
 };
 
+/** A kind's own folder (targets/server|docker|embedded/): reached only through targets/*.ts. */
+const NO_KIND_FOLDERS = {
+  regex: '(^|/)targets/(server|docker|embedded)/',
+  message: "only ops/lib/targets/ reaches into a kind's folder: use the Target, its RestoreSite or a shared targets/*.ts module.",
+};
+
 /** The target kinds (config.ts TargetSpec): only targets/ may tell them apart. */
 const KIND_LITERAL = "Literal[value=/^(server|docker|embedded)$/]";
 const NO_KIND_QUESTIONS = [
@@ -33,7 +39,7 @@ export default tseslint.config(
   { files: ['test/**'], rules: { '@typescript-eslint/no-non-null-assertion': 'off' } },
   // Data flows one way: bin → cli → commands → lib/index → operations → targets → pg. An import
   // that runs up these layers is refused here, before it makes a cycle.
-  { files: ['ops/lib/**'], rules: { 'no-restricted-imports': ['error', { patterns: [LIB_STAYS_DOWN] }] } },
+  { files: ['ops/lib/**'], rules: { 'no-restricted-imports': ['error', { patterns: [LIB_STAYS_DOWN, NO_KIND_FOLDERS] }] } },
   {
     files: ['ops/commands/**'],
     rules: {

@@ -9,6 +9,6 @@ export const adoptCommand = withTargetOptions(new Command('adopt'))
   .action(async (options: GlobalOptions & { to: number }) => {
     const settings = settingsFrom(options);
     const result = await withTarget(settings.target, 'adopt', (target) =>
-      adopt({ connection: target.connection, to: options.to, migrationsDir: settings.migrationsDir, logger: loggerFor(options) }));
+      adopt({ target, to: options.to, migrationsDir: settings.migrationsDir, logger: loggerFor(options) }));
     output(options, result, (r) => `adopted migrations ${r.adopted.join(', ')}; run migrate to apply the rest`);
   });

@@ -25,7 +25,7 @@ export const inventoryCommand = withTargetOptions(new Command('inventory'))
   .option('--json', 'print the inventory as JSON')
   .action(async (options: GlobalOptions) => {
     const settings = settingsFrom(options);
-    const inv = await withTarget(settings.target, 'inventory', (target) => inventory({ connection: target.connection, migrationsDir: settings.migrationsDir }));
+    const inv = await withTarget(settings.target, 'inventory', (target) => inventory({ target, migrationsDir: settings.migrationsDir }));
     output(options, inv, formatInventory);
     if (!inv.ok) process.exitCode = 1;
   });

@@ -54,7 +54,7 @@ const status = new Command('status')
     if (state.running || state.exists) {
       const target = await openTarget(spec, { command: 'local status' });
       try {
-        head = (await migrationStatus({ connection: target.connection })).head;
+        head = (await migrationStatus({ target })).head;
       } finally {
         await target.close();
       }

@@ -22,7 +22,7 @@ export const migrateCommand = withTargetOptions(new Command('migrate'))
     const settings = settingsFrom(options);
     const result = await withTarget(settings.target, 'migrate', (target) =>
       migrate({
-        connection: target.connection,
+        target,
         migrationsDir: settings.migrationsDir,
         lockTimeoutMs: settings.lockTimeoutMs,
         appliedBy: settings.appliedBy,

@@ -9,6 +9,7 @@ import {
   OpsError,
   parseBefore,
   restore,
+  restoreSitesOf,
   type RestoreReport,
   type RestoreSummary,
 } from '../lib/index.js';
@@ -85,13 +86,13 @@ export const restoreCommand = withTargetOptions(new Command('restore'))
     const logger = loggerFor(options);
     await withInterrupt(async (signal) => {
       const report = await restore({
-        target: settings.target,
+        // Not an open Target: the restore replaces the data an open embedded Target holds.
+        target: restoreSitesOf(settings.target, settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
         backupDir: settings.backupDir,
         selection: { ...(backupRef ? { backup: backupRef } : {}), ...(options.latestUnverified ? { latestUnverified: true } : {}), ...(before ? { before } : {}) },
         ...(options.into !== undefined ? { into: options.into } : {}),
         ...(options.force ? { force: true } : {}),
         confirm: options.yes ? async (summary) => (logger.info(formatSummary(summary)), true) : askOnTerminal,
-        ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
         ...(options.updateTo ? { updateTo: options.updateTo } : {}),
         signal,
         logger,

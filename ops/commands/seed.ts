@@ -36,7 +36,7 @@ export const seedCommand = withTargetOptions(new Command('seed'))
     // Ctrl-C stops between batches: what was loaded stays consistent and a rerun finishes it.
     await withInterrupt(async (signal) => {
       const summary = await withTarget(settings.target, 'seed', (target) =>
-        seed(target.connection, {
+        seed(target, {
           ...(num(options.devices) !== undefined ? { devices: num(options.devices)! } : {}),
           ...(num(options.days) !== undefined ? { days: num(options.days)! } : {}),
           ...(options.interval !== undefined ? { interval: options.interval } : {}),

@@ -52,7 +52,7 @@ export const statusCommand = withTargetOptions(new Command('status'))
   .action(async (options: GlobalOptions & { backups?: boolean; statusFile?: string; maxAge?: string }) => {
     if (options.backups) return statusBackups(options);
     const settings = settingsFrom(options);
-    const status = await withTarget(settings.target, 'status', (target) => migrationStatus({ connection: target.connection, migrationsDir: settings.migrationsDir }));
+    const status = await withTarget(settings.target, 'status', (target) => migrationStatus({ target, migrationsDir: settings.migrationsDir }));
     output(options, status, formatStatus);
     if (status.problems.length > 0) process.exitCode = 1;
   });

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { formatCheck, formatSeconds, OpsError, upgrade, type UpgradeReport } from '../lib/index.js';
+import { formatCheck, formatSeconds, OpsError, upgrade, withTarget, type UpgradeReport } from '../lib/index.js';
 import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions, withInterrupt } from './context.js';
 
 type UpgradeFlags = GlobalOptions & { backupFirst?: boolean; to?: string };
@@ -41,16 +41,15 @@ export const upgradeCommand = withTargetOptions(new Command('upgrade'))
   .action(async (options: UpgradeFlags) => {
     const settings = settingsFrom(options);
     await withInterrupt(async (signal) => {
-      const report = await upgrade({
-        target: settings.target,
+      const report = await withTarget(settings.target, 'upgrade', (target) => upgrade({
+        target,
         backupDir: settings.backupDir,
         ...(options.backupFirst ? { backupFirst: true } : {}),
         ...(options.to ? { to: options.to } : {}),
-        ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
         migrationsDir: settings.migrationsDir,
         signal,
         logger: loggerFor(options),
-      });
+      }), settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {});
       output(options, report, formatUpgrade);
       if (!report.ok && report.backup) {
         // One closing line on stderr too: the post-deploy step (and so `pulumi up`) shows only that.

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { drill, formatAge, formatBytes, formatCheck, formatSeconds, OpsError, type DrillReport } from '../lib/index.js';
+import { drill, restoreSitesOf, formatAge, formatBytes, formatCheck, formatSeconds, OpsError, type DrillReport } from '../lib/index.js';
 import { loggerFor, output, settingsFrom, withTargetOptions, type GlobalOptions, withInterrupt } from './context.js';
 
 /** How many differences the text output lists; --json has them all. */
@@ -39,10 +39,10 @@ export const verifyCommand = withTargetOptions(new Command('verify'))
     // Ctrl-C or a service stop: the restore is stopped and the scratch copy dropped.
     await withInterrupt(async (signal) => {
       const report = await drill({
-        target: settings.target,
+        // Opened only as far as the drill needs: the embedded database itself stays closed.
+        target: restoreSitesOf(settings.target, settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
         backupDir: settings.backupDir,
         ...(backupRef ? { backup: backupRef } : {}),
-        ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
         ...(options.updateTo ? { updateTo: options.updateTo } : {}),
         signal,
         logger: loggerFor(options),

@@ -17,8 +17,6 @@ export interface ConnectionInfo {
   sslrootcert?: string;
   sslcert?: string;
   sslkey?: string;
-  /** The embedded engine: one shared session, TimescaleDB loaded with LOAD, not preloaded. */
-  singleSession?: boolean;
 }
 
 const SCHEMES = new Set(['postgres:', 'postgresql:']);

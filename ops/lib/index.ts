@@ -8,8 +8,8 @@ export { rememberUrlSecrets, rememberEnvironmentSecrets } from './secrets.js';
 export { resolveSettings, type Settings, type TargetSpec, type CommonFlags } from './config.js';
 export { jobEnvironmentFrom } from './settings/childEnvironment.js';
 export { AETHERLENS_VARIABLES, STANDARD_VARIABLES, KNOWN_ENV } from './settings/variables.js';
-export { openTarget, withTarget, targetTraits } from './targets/open.js';
-export type { Target } from './targets/types.js';
+export { openTarget, withTarget, targetTraits, restoreSitesOf } from './targets/open.js';
+export type { Target, TargetCapabilities, RestoreSites } from './targets/types.js';
 export { pgSqlClient, pgliteSqlClient } from './targets/sqlClient.js';
 export {
   backup,

@@ -1,4 +1,4 @@
-import type { ConnectionInfo } from './connection.js';
+import type { Target } from './targets/types.js';
 import { withClient } from './pg.js';
 import { inspectTimescale } from './timescale.js';
 import { loadMigrations } from './migrations/files.js';
@@ -43,11 +43,11 @@ const interval = (seconds: number) => (seconds % 86400 === 0 ? `${seconds / 8640
  * trees, so the two cannot drift apart): tables, hypertables and their chunk interval, indexes
  * and their validity, continuous aggregates, views, and policy jobs.
  */
-export async function inventory(options: { connection: ConnectionInfo; migrationsDir?: string }): Promise<Inventory> {
+export async function inventory(options: { target: Target; migrationsDir?: string }): Promise<Inventory> {
   const files = await loadMigrations(options.migrationsDir);
   const promised = await expectationsOfAll(files.map((f) => f.sql));
-  return withClient(options.connection, async (client) => {
-    const ts = await inspectTimescale(client, options.connection);
+  return withClient(options.target.connection, async (client) => {
+    const ts = await inspectTimescale(client, options.target);
     const ledger = await readLedger(client);
     const applied = ledger.filter((r) => r.success).map((r) => r.version);
     const tables = (await client.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public'`)).rows.map((r) => r.t);

@@ -36,19 +36,19 @@ export async function quickstart(options: { dataDir: string; backupDir: string; 
   const target = await openTarget(spec, { command: 'quickstart', requireOwnership: true });
   // The drill's scratch copy (a new cluster and its engine, seconds of work) is made now, on the
   // other core, while this engine migrates and seeds: they share no files.
-  const drill = await prepareDrill({ target: spec, backupDir: options.backupDir, logger }).catch(async (error: unknown) => {
+  const drill = await prepareDrill({ target, backupDir: options.backupDir, logger }).catch(async (error: unknown) => {
     await target.close();
     throw error;
   });
   let prepared;
   try {
     logger.info(`1/5 migrate (${target.label})`);
-    await migrate({ connection: target.connection, logger });
+    await migrate({ target, logger });
     logger.info('2/5 seed');
-    const seeded = await seed(target.connection, { days: 30, ...(options.adminPassword ? { adminPassword: options.adminPassword } : {}) }, logger);
+    const seeded = await seed(target, { days: 30, ...(options.adminPassword ? { adminPassword: options.adminPassword } : {}) }, logger);
     logger.info('3/5 policy jobs');
     const jobs = await target.runPolicyJobs({ logger });
-    const inv = await inventory({ connection: target.connection });
+    const inv = await inventory({ target });
     const [queries, compression] = await withClient(target.connection, async (client) => [
       await sampleQueries(client, 'shelly-office-01'),
       await compressionSummary(client),

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { OpsError } from './errors.js';
 import type { ConnectionInfo } from './connection.js';
 import { withClient } from './pg.js';
+import type { TargetCapabilities } from './targets/types.js';
 
 /** TimescaleDB's editions (`SHOW timescaledb.license`): community features need `timescale`. */
 export type Edition = 'apache' | 'timescale';
@@ -22,8 +23,17 @@ export interface TimescaleInfo {
   edition?: Edition;
 }
 
-/** Reads what the server offers without changing anything. */
-export async function inspectTimescale(client: pg.Client, connection?: ConnectionInfo): Promise<TimescaleInfo> {
+/** Where `inspectTimescale` may open a probe session, and what it can rely on there (an open Target is one). */
+export interface TimescaleProbe {
+  connection: ConnectionInfo;
+  capabilities: Pick<TargetCapabilities, 'sessions' | 'timescaleLoad'>;
+}
+
+/**
+ * Reads what the server offers without changing anything. Given the target it runs on, it finds
+ * the edition of a server whose library is loaded but not yet created here (a probe session).
+ */
+export async function inspectTimescale(client: pg.Client, target?: TimescaleProbe): Promise<TimescaleInfo> {
   const { rows } = await client.query<{
     server_version: string;
     server_num: string;
@@ -39,11 +49,11 @@ export async function inspectTimescale(client: pg.Client, connection?: Connectio
              current_setting('shared_preload_libraries') ~ '(^|[ ,])timescaledb([ ,]|$)' AS preloaded`);
   const row = rows[0]!;
   let license = row.license;
-  const loaded = row.preloaded || Boolean(row.license) || connection?.singleSession === true;
-  // The embedded engine creates the extension when it opens, so it never needs the probe (and
-  // could not run one: a second connection would wait for this one).
-  if (!license && loaded && row.available && connection && !connection.singleSession) {
-    license = await withProbeClient(connection, probeLicenseIn);
+  const loaded = row.preloaded || Boolean(row.license) || target?.capabilities.timescaleLoad === 'loaded-on-open';
+  // A probe needs a session of its own (on a shared single session it would wait for this one);
+  // where TimescaleDB is created on open, the license is already there and no probe runs.
+  if (!license && loaded && row.available && target && target.capabilities.sessions === 'many') {
+    license = await withProbeClient(target.connection, probeLicenseIn);
   }
   const edition = license === 'timescale' || license === 'apache' ? license : undefined;
   return {
@@ -51,7 +61,7 @@ export async function inspectTimescale(client: pg.Client, connection?: Connectio
     serverMajor: Math.floor(Number(row.server_num) / 10000),
     ...(row.available ? { availableVersion: row.available } : {}),
     ...(row.installed ? { installedVersion: row.installed } : {}),
-    // The embedded engine loads the library with LOAD instead of shared_preload_libraries.
+    // Loaded with LOAD when the engine opens counts as preloaded: the library is there in every session.
     preloaded: loaded,
     ...(edition ? { edition } : {}),
   };

@@ -14,6 +14,7 @@ import { migrationsFixture } from '../support/migrationsFixture.js';
 import { nativeUnavailableReason, PG_BIN, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
 import { serverTimescale, versionPattern, type ServerTimescale } from '../support/timescale.js';
 import { restoreInto } from './support.js';
+import { serverTargetOf } from '../support/targets.js';
 
 const skip = nativeUnavailableReason();
 
@@ -37,7 +38,7 @@ describe.skipIf(skip)('backup on the native server (PostgreSQL 15 + TimescaleDB)
   beforeAll(async () => {
     cluster = await startNativeCluster();
     dir = await mkdtemp(join(tmpdir(), 'aetherlens-backups-'));
-    await migrate({ connection: cluster.info, migrationsDir: await migrationsFixture(SCHEMA) });
+    await migrate({ target: await serverTargetOf(cluster.info), migrationsDir: await migrationsFixture(SCHEMA) });
     await withClient(cluster.info, async (c) => {
       await c.query(`INSERT INTO devices (name) SELECT 'device-' || g FROM generate_series(1, 20) g`);
       await c.query(`INSERT INTO users (name) VALUES ('admin'), ('johndoe')`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { assertDumpToolFits } from '../../ops/lib/index.js';
-import { parsePgVersion } from '../../ops/lib/targets/server/pgDump.js';
+import { parsePgVersion } from '../../ops/lib/targets/pgVersion.js';
 
 const host = (version: string) => ({ name: 'pg_dump' as const, version, where: '/usr/bin/pg_dump', origin: 'host' as const });
 

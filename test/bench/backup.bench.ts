@@ -25,6 +25,7 @@ import { withClient } from '../../ops/lib/pg.js';
 import { run } from '../../ops/lib/run.js';
 import { PG_BIN, startNativeCluster } from '../support/nativeCluster.js';
 import type { BenchContext, BenchDataset, ExternalRow } from './context.js';
+import { serverTargetOf } from '../support/targets.js';
 
 /** A row in the shape the runner accepts from this bench and the restore bench. */
 export type BenchRow = ExternalRow;
@@ -51,8 +52,8 @@ const stderrLine = (line: string) => process.stderr.write(`${line}\n`);
 
 /** The real schema, 50 seeded devices, then `rows` random 1-minute readings spread over them. */
 async function buildDataset(info: ConnectionInfo, rows: number, log: (l: string) => void): Promise<string> {
-  await migrate({ connection: info, to: 3 });
-  await seed(info, { devices: 50, days: 1, interval: '1h', seed: 42, adminPassword: 'bench-admin-password-1234' }, silentLogger);
+  await migrate({ target: await serverTargetOf(info), to: 3 });
+  await seed(await serverTargetOf(info), { devices: 50, days: 1, interval: '1h', seed: 42, adminPassword: 'bench-admin-password-1234' }, silentLogger);
   const minutes = Math.ceil(rows / 50);
   const started = performance.now();
   await withClient(info, async (client) => {

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { ENGINE_ID, openEmbeddedEngine, type Logger } from '../../ops/lib/index.js';
+import { openEmbeddedTarget } from '../../ops/lib/targets/embedded/target.js';
 import { connect, withClient } from '../../ops/lib/pg.js';
 import { PG_BIN } from '../support/nativeCluster.js';
 import { onInterrupt } from './cleanup.js';
@@ -35,9 +36,10 @@ export async function benchEmbedded(scale: BenchScale, tmpDir: string, logger: L
   }
 
   const opened = performance.now();
-  const engine = await openEmbeddedEngine({ dataDir: join(tmpDir, 'embedded') });
+  const target = await openEmbeddedTarget({ dataDir: join(tmpDir, 'embedded'), command: 'bench' });
+  const engine = target.engine!;
   const bootSeconds = (performance.now() - opened) / 1000;
-  const forget = onInterrupt(() => engine.close());
+  const forget = onInterrupt(() => target.close());
   try {
     // One session at a time on this engine: no probe session, the extension exists once it opens.
     const server = await withClient(engine.info, (c) => readServer(c));
@@ -50,11 +52,11 @@ export async function benchEmbedded(scale: BenchScale, tmpDir: string, logger: L
       ratio: '—',
       target: 'spec < 10 s',
       verdict: bootSeconds < 10 ? 'met' : 'missed',
-      note: 'openEmbeddedEngine(): WebAssembly instance, initdb, LOAD and CREATE EXTENSION timescaledb, socket served',
+      note: 'the embedded target opened (openEmbeddedEngine()): WebAssembly instance, initdb, LOAD and CREATE EXTENSION timescaledb, socket served',
     });
 
     logger.info('embedded: migrate to head');
-    const migrateSeconds = await runnerApply(engine.info, head);
+    const migrateSeconds = await runnerApply(target, head);
     rows.push({
       figure: `migrate: empty → head ${String(head).padStart(3, '0')} (embedded, ${edition})`,
       ours: seconds(migrateSeconds),
@@ -67,7 +69,7 @@ export async function benchEmbedded(scale: BenchScale, tmpDir: string, logger: L
 
     const size = scale.embedded;
     logger.info(`embedded: seeding ${size.devices} devices × ${size.days} days × ${size.interval}`);
-    const { summary, seconds: seedSeconds } = await seedDataset(engine.info, size, new Date(), logger);
+    const { summary, seconds: seedSeconds } = await seedDataset(target, size, new Date(), logger);
     const dataset = describeSize(size, summary.metricsRows);
     rows.push({
       figure: 'ingest: generator on the embedded engine',
@@ -88,7 +90,7 @@ export async function benchEmbedded(scale: BenchScale, tmpDir: string, logger: L
       await client.end().catch(() => {});
     }
   } finally {
-    await engine.close();
+    await target.close();
     forget();
   }
   return rows;

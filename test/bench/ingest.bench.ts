@@ -13,9 +13,10 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { seed, type ConnectionInfo, type Logger, type SeedSummary } from '../../ops/lib/index.js';
+import { seed, type ConnectionInfo, type Logger, type SeedSummary, type Target } from '../../ops/lib/index.js';
 import { withClient } from '../../ops/lib/pg.js';
 import type { DatasetSize } from './scale.js';
+import { serverTargetOf } from '../support/targets.js';
 
 export const COLUMNS = 'time, device_id, power_deciwatts, energy_milliwatt_hours, voltage_decivolts, current_milliamps, power_factor_percent, frequency_centihertz, temperature_decicelsius, state';
 /** Every run generates the same readings. */
@@ -36,9 +37,9 @@ export interface IngestTiming {
  * Loads the dataset with the generator; returns its summary and wall-clock seconds. With
  * `refreshAggregates: false` the seconds are the load alone (the caller materializes the aggregates).
  */
-export async function seedDataset(connection: ConnectionInfo, size: DatasetSize, end: Date, logger: Logger, options: { refreshAggregates?: boolean } = {}): Promise<{ summary: SeedSummary; seconds: number }> {
+export async function seedDataset(target: Target, size: DatasetSize, end: Date, logger: Logger, options: { refreshAggregates?: boolean } = {}): Promise<{ summary: SeedSummary; seconds: number }> {
   const started = performance.now();
-  const summary = await seed(connection, { devices: size.devices, days: size.days, interval: size.interval, seed: BENCH_SEED, end, adminPassword: 'bench-admin-password-not-secret', ...options }, logger);
+  const summary = await seed(target, { devices: size.devices, days: size.days, interval: size.interval, seed: BENCH_SEED, end, adminPassword: 'bench-admin-password-not-secret', ...options }, logger);
   return { summary, seconds: (performance.now() - started) / 1000 };
 }
 
@@ -99,7 +100,7 @@ export async function plainCopy(connection: ConnectionInfo, file: string): Promi
  * is migrated and has the same devices (seeded with one old day, far from the file's times).
  */
 export async function schemaCopy(side: ConnectionInfo, size: DatasetSize, file: string, lines: number, logger: Logger): Promise<number> {
-  await seed(side, { devices: size.devices, days: 1, interval: '1h', seed: BENCH_SEED, end: new Date('2001-01-01T00:00:00Z'), adminPassword: 'bench-admin-password-not-secret' }, logger);
+  await seed(await serverTargetOf(side), { devices: size.devices, days: 1, interval: '1h', seed: BENCH_SEED, end: new Date('2001-01-01T00:00:00Z'), adminPassword: 'bench-admin-password-not-secret' }, logger);
   return withClient(side, (client) => copyFileInto(client, file, 'metrics', lines));
 }
 

@@ -7,7 +7,8 @@
  * last file before the first one that requires the community edition.
  */
 import { join } from 'node:path';
-import { loadMigrations, migrate, type ConnectionInfo } from '../../ops/lib/index.js';
+import { loadMigrations, migrate, type ConnectionInfo, type Target } from '../../ops/lib/index.js';
+import { serverTargetOf } from '../support/targets.js';
 import { libpqEnv } from '../../ops/lib/connection.js';
 import { run } from '../../ops/lib/run.js';
 import { percentile } from './stats.js';
@@ -41,9 +42,9 @@ export async function psqlApply(pgBin: string, connection: ConnectionInfo, paths
 }
 
 /** Runs migrate() once; seconds. */
-export async function runnerApply(connection: ConnectionInfo, to: number): Promise<number> {
+export async function runnerApply(target: Target, to: number): Promise<number> {
   const started = performance.now();
-  await migrate({ connection, to });
+  await migrate({ target, to });
   return (performance.now() - started) / 1000;
 }
 
@@ -62,7 +63,7 @@ export async function benchMigrateNative(pgBin: string, admin: ConnectionInfo, c
       const name = `bench_migrate_${kind}_${i}`;
       await createDb(name);
       const connection = { ...admin, database: name };
-      if (kind === 'runner') ours.push(await runnerApply(connection, head));
+      if (kind === 'runner') ours.push(await runnerApply(await serverTargetOf(connection), head));
       else baseline.push(await psqlApply(pgBin, connection, files.map((f) => f.path)));
       await dropDb(name);
     }

@@ -25,6 +25,7 @@ import { describeSize, type BenchScale } from './scale.js';
 import { pauseCompression, resumeAndCount, schedulerRow } from './scheduler.js';
 import { describeServer, editionName, readServer, timescaleLabel } from './server.js';
 import { mb, perSecond, seconds, times } from './stats.js';
+import { serverTargetOf } from '../support/targets.js';
 
 /** The container the figures stand for. */
 export const TUNING = { memoryMb: 512, cpus: 1 } as const;
@@ -49,7 +50,8 @@ export async function benchNative(scale: BenchScale, tmpDir: string, logger: Log
     const createDb = (name: string) => withClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`)).then(() => undefined);
     const dropDb = (name: string) => withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`)).then(() => undefined);
 
-    const server = await withClient(cluster.info, (c) => readServer(c, cluster.info));
+    const serverTarget = await serverTargetOf(cluster.info);
+    const server = await withClient(cluster.info, (c) => readServer(c, serverTarget));
     onServer(describeServer(server));
     const edition = timescaleLabel(server);
     logger.info(`native: ${describeServer(server)}`);
@@ -68,14 +70,14 @@ export async function benchNative(scale: BenchScale, tmpDir: string, logger: Log
     });
 
     const phaseStarted = new Date();
-    await migrate({ connection: cluster.info, to: m.head });
+    await migrate({ target: await serverTargetOf(cluster.info), to: m.head });
     // The bench runs the compression policies itself, where their effect is measured (scheduler.ts).
     const paused = server.community ? await withClient(cluster.info, pauseCompression) : [];
     const size = scale.native;
     logger.info(`native: seeding ${size.devices} devices × ${size.days} days × ${size.interval}`);
     const end = new Date();
     // The load alone: the aggregates are materialized below, as their own figure.
-    const { summary, seconds: seedSeconds } = await seedDataset(cluster.info, size, end, logger, { refreshAggregates: false });
+    const { summary, seconds: seedSeconds } = await seedDataset(await serverTargetOf(cluster.info), size, end, logger, { refreshAggregates: false });
     const dataset = describeSize(size, summary.metricsRows);
     await withClient(cluster.info, (c) => c.query('VACUUM ANALYZE metrics, cost_calculations'));
 
@@ -97,7 +99,7 @@ export async function benchNative(scale: BenchScale, tmpDir: string, logger: Log
     const side = { ...cluster.info, database: 'bench_ingest_schema' };
     await createDb(side.database);
     try {
-      await migrate({ connection: side, to: m.head });
+      await migrate({ target: await serverTargetOf(side), to: m.head });
       const lines = Math.min(scale.schemaCopyRows, summary.writtenRows);
       const schemaSeconds = await schemaCopy(side, size, file, lines, logger);
       const schemaRate = lines / schemaSeconds;

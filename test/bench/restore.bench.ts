@@ -31,6 +31,7 @@ import { benchServer, databaseBytes, type BenchInput } from './backup.bench.js';
 // The row shape both benches return to the runner: one definition, in the backup bench.
 export type { BenchRow } from './backup.bench.js';
 import type { BenchRow } from './backup.bench.js';
+import { serverTargetOf } from '../support/targets.js';
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
@@ -55,7 +56,7 @@ async function plainRestore(info: ConnectionInfo, pgBin: string, dumpPath: strin
 
 /** One drill (it restores into a scratch database and drops it, also on failure), not recorded in the manifest. */
 async function drillOnce(info: ConnectionInfo, pgBin: string, dir: string, id: string, mode: RestoreMode): Promise<DrillReport> {
-  const report = await drill({ target: { kind: 'server', connection: info }, backupDir: dir, backup: id, pgBinDir: pgBin, mode, record: false });
+  const report = await drill({ target: await serverTargetOf(info, pgBin), backupDir: dir, backup: id, mode, record: false });
   if (!report.ok) throw new Error(`the ${mode} drill failed: ${report.differences.slice(0, 3).join('; ')}`);
   return report;
 }

@@ -4,7 +4,7 @@
  * every row's label use it, so a figure always names the build it was measured on.
  */
 import type pg from 'pg';
-import { inspectTimescale, type ConnectionInfo } from '../../ops/lib/index.js';
+import { inspectTimescale } from '../../ops/lib/index.js';
 
 export interface ServerIdentity {
   /** server_version, e.g. "15.20". */
@@ -18,11 +18,11 @@ export interface ServerIdentity {
 }
 
 /**
- * Reads the server's identity. With `connection` (a server with its own sessions) the edition is
+ * Reads the server's identity. With its target (a server with its own sessions) the edition is
  * probed even before the extension exists in the database, as the migration runner does.
  */
-export async function readServer(client: pg.Client, connection?: ConnectionInfo): Promise<ServerIdentity> {
-  const info = await inspectTimescale(client, connection);
+export async function readServer(client: pg.Client, target?: Parameters<typeof inspectTimescale>[1]): Promise<ServerIdentity> {
+  const info = await inspectTimescale(client, target);
   const version = info.installedVersion ?? info.availableVersion;
   if (!version) throw new Error(`TimescaleDB is not installed on this PostgreSQL ${info.serverVersion} server`);
   return { postgres: info.serverVersion, timescaledb: version, license: info.edition ?? 'unreadable', community: info.edition === 'timescale' };

@@ -48,6 +48,22 @@ describe('imports never run up the layers', () => {
     expect(await messages('ops/lib/targets/server/planted.ts', `export * from '../../embedded/engine.js';\nexport * from '../../pg.js';\n`)).toEqual([]);
   });
 
+  test("an operation reaches a kind only through targets/*.ts, never into a kind's folder", async () => {
+    const refused = "no-restricted-imports: only ops/lib/targets/ reaches into a kind's folder: use the Target, its RestoreSite or a shared targets/*.ts module.";
+    for (const [path, from] of [
+      ['ops/lib/upgrade/planted.ts', '../targets/server/scratch.js'],
+      ['ops/lib/restore/planted.ts', '../targets/docker/tools.js'],
+      ['ops/lib/backup/planted.ts', '../targets/embedded/target.js'],
+      ['ops/lib/planted.ts', './targets/server/pgRestore.js'],
+    ]) {
+      expect(await messages(path!, `export * from '${from}';\n`), from).toEqual([refused]);
+    }
+    // The shared modules at the top of targets/ are the way in; inside targets/ a kind's folder is open.
+    expect(await messages('ops/lib/upgrade/planted.ts', `export * from '../targets/maintenance.js';\nexport * from '../targets/restoreSite.js';\nexport * from '../targets/open.js';\n`)).toEqual([]);
+    expect(await messages('ops/lib/targets/planted.ts', `export * from './server/scratch.js';\n`)).toEqual([]);
+    expect(await messages('ops/lib/targets/docker/planted.ts', `export * from '../server/restoreSite.js';\n`)).toEqual([]);
+  });
+
   test('the embedded engine imports no target (the sideways import)', async () => {
     expect(await messages('ops/lib/embedded/planted.ts', `export * from '../targets/embedded/target.js';\n`)).toEqual([
       'no-restricted-imports: the embedded engine is below targets/: it never imports a target (a sideways import makes a cycle).',

@@ -33,7 +33,7 @@ describe.skipIf(!canMountTmpfs())('the disk filling during an embedded restore',
     source = join(root, 'db');
     // ~130k uncompressed readings: the restore needs tens of MB beyond a fresh engine.
     before = await withEmbedded(source, async (t) => {
-      await migrate({ connection: t.connection, to: 3 });
+      await migrate({ target: t, to: 3 });
       await t.engine!.db.exec(`INSERT INTO devices (device_id, name, device_type) VALUES ('meter-01', 'Meter', 'energy_monitor');
         INSERT INTO metrics (time, device_id, power_deciwatts, energy_milliwatt_hours, voltage_decivolts, state)
         SELECT t, 'meter-01', 1000 + (extract(epoch FROM t)::bigint % 7000), 1000, 2300, 'on'

@@ -26,7 +26,7 @@ describe('SIGTERM during an embedded restore', () => {
     dataDir = join(root, 'db');
     env = { AETHERLENS_EMBEDDED_DIR: dataDir, AETHERLENS_BACKUP_DIR: join(root, 'backups') };
     await withEmbedded(dataDir, async (t) => {
-      await migrate({ connection: t.connection });
+      await migrate({ target: t });
       await t.engine!.db.exec(`INSERT INTO devices (device_id, name, device_type) VALUES ('probe-1', 'probe', 'smart_plug')`);
     });
   });

@@ -7,6 +7,7 @@ import { withClient } from '../../ops/lib/pg.js';
 import { runCli } from '../support/cli.js';
 import { nativeUnavailableReason, PG_BIN, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
 import { fingerprintOf } from './support.js';
+import { serverTargetOf } from '../support/targets.js';
 
 const unavailable = nativeUnavailableReason();
 
@@ -26,7 +27,7 @@ describe.skipIf(unavailable)('job states of the extension’s own jobs on a nati
     cluster = await startNativeCluster();
     dir = await mkdtemp(join(tmpdir(), 'aetherlens-job-states-'));
     env = { DATABASE_URL: cluster.url, AETHERLENS_BACKUP_DIR: dir, PG_BIN_DIR: PG_BIN };
-    await migrate({ connection: cluster.info });
+    await migrate({ target: await serverTargetOf(cluster.info) });
     await withClient(cluster.info, (c) => c.query('SELECT alter_job(1, scheduled := false)'));
   });
   afterAll(async () => {

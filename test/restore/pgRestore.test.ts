@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { baseRestoreArgs, isBackupFault, restoreFailure, splitDataEntries } from '../../ops/lib/targets/server/pgRestore.js';
+import { baseRestoreArgs, restoreFailure, splitDataEntries } from '../../ops/lib/targets/server/pgRestore.js';
+import { isBackupFault } from '../../ops/lib/targets/restoreSite.js';
 import { dockerRestoreCommand } from '../../ops/lib/targets/docker/tools.js';
 
 const toc = `;

@@ -27,8 +27,8 @@ describe('restore round trip on the embedded target', () => {
     dataDir = join(root, 'db');
     env = { AETHERLENS_EMBEDDED_DIR: dataDir, AETHERLENS_BACKUP_DIR: join(root, 'backups') };
     await withEmbedded(dataDir, async (t) => {
-      await migrate({ connection: t.connection });
-      await seed(t.connection, { days: 14, interval: '5m', seed: 3, adminPassword: ADMIN_PASSWORD }, silentLogger);
+      await migrate({ target: t });
+      await seed(t, { days: 14, interval: '5m', seed: 3, adminPassword: ADMIN_PASSWORD }, silentLogger);
       await runDueJobs(t.connection, { all: true });
       const compressed = await t.engine!.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM timescaledb_information.chunks WHERE is_compressed`);
       expect(compressed.rows[0]!.n).toBeGreaterThan(0);

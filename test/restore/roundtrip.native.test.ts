@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { CLI, runCli } from '../support/cli.js';
 import { nativeUnavailableReason, PG_BIN, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
 import { addReadings, databases, fingerprintOf, seededServerDatabase } from './support.js';
+import { serverTargetOf } from '../support/targets.js';
 
 const unavailable = nativeUnavailableReason();
 if (unavailable) console.warn(`skipping native restore tests: ${unavailable}`);
@@ -215,7 +216,7 @@ describe.skipIf(unavailable)('restore round trip on a native server', () => {
     // The live database itself oddly named: backup, drill and a swap that keeps it.
     const live = `my "live" db`;
     await withClient(cluster.info, (c) => c.query(`CREATE DATABASE ${quoteIdent(live)}`), 'postgres');
-    await migrate({ connection: { ...cluster.info, database: live }, to: 2 });
+    await migrate({ target: await serverTargetOf({ ...cluster.info, database: live }), to: 2 });
     const oddEnv = { DATABASE_URL: connectionUrl(cluster.info, live), AETHERLENS_BACKUP_DIR: join(dir, 'odd') };
     expect((await cli(['backup'], oddEnv)).exitCode).toBe(0);
     const verify = await cli(['verify', '--latest'], oddEnv);

@@ -8,6 +8,7 @@ import { migrate, pgliteSqlClient, pgSqlClient, seed, silentLogger, takeFingerpr
 import { withClient } from '../../ops/lib/pg.js';
 import { openEmbeddedTarget, type EmbeddedTarget } from '../../ops/lib/targets/embedded/target.js';
 import { CLI } from '../support/cli.js';
+import { serverTargetOf } from '../support/targets.js';
 /** A manifest as backup() writes it, for tests that need no real dump. */
 export function fakeManifest(overrides: Partial<Manifest> & { id: string; createdAt: string }): Manifest {
   return {
@@ -43,8 +44,8 @@ export const ADMIN_PASSWORD = 'restore-tests-admin-password-1';
  * few days of seeded readings, which the seeder also materializes into the aggregates.
  */
 export async function seededServerDatabase(info: ConnectionInfo, options: { days?: number; extraRows?: number } = {}): Promise<void> {
-  await migrate({ connection: info });
-  await seed(info, { days: options.days ?? 3, interval: '5m', seed: 7, adminPassword: ADMIN_PASSWORD }, silentLogger);
+  await migrate({ target: await serverTargetOf(info) });
+  await seed(await serverTargetOf(info), { days: options.days ?? 3, interval: '5m', seed: 7, adminPassword: ADMIN_PASSWORD }, silentLogger);
   if (options.extraRows) await addReadings(info, options.extraRows);
 }
 

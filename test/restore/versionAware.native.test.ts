@@ -8,6 +8,7 @@ import { withClient } from '../../ops/lib/pg.js';
 import { runCli } from '../support/cli.js';
 import { nativeVersionsUnavailable, PG_BIN, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
 import { addReadings, databases, fingerprintOf, seededServerDatabase } from './support.js';
+import { serverTargetOf } from '../support/targets.js';
 
 const unavailable = nativeVersionsUnavailable(['2.22.1', '2.28.3']);
 if (unavailable) console.warn(`skipping version-aware restore tests: ${unavailable}`);
@@ -88,7 +89,7 @@ describe.skipIf(unavailable)('version-aware restore on a server with TimescaleDB
     const info = { ...cluster.info, database: 'newer' };
     // The first statement of a new session, as CREATE EXTENSION of a non-default version needs.
     await withClient(info, (c) => c.query(`CREATE EXTENSION timescaledb VERSION '2.28.3'`));
-    await migrate({ connection: info });
+    await migrate({ target: await serverTargetOf(info) });
     const newerDir = await mkdtemp(join(tmpdir(), 'aetherlens-version-aware-newer-'));
     try {
       const e = { DATABASE_URL: connectionUrl(info), AETHERLENS_BACKUP_DIR: newerDir };

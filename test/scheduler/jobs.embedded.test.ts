@@ -23,8 +23,8 @@ describe('the shipped job scripts on the embedded target', () => {
     dir = await mkdtemp(join(tmpdir(), 'job-emb-backups-'));
     // The real schema with ten days of hourly readings ending before now, so compression is due.
     await withTarget({ kind: 'embedded', dataDir }, 'test setup', async (target) => {
-      await migrate({ connection: target.connection, logger: silentLogger });
-      await seed(target.connection, { days: 10, interval: '1h', adminPassword: 'a long test password 1234' }, silentLogger);
+      await migrate({ target: target, logger: silentLogger });
+      await seed(target, { days: 10, interval: '1h', adminPassword: 'a long test password 1234' }, silentLogger);
     });
   }, 300_000);
   const env = (extra: Record<string, string> = {}) => ({ AETHERLENS_EMBEDDED_DIR: dataDir, AETHERLENS_BACKUP_DIR: dir, ...extra });

@@ -11,6 +11,7 @@ import { connect } from '../../ops/lib/pg.js';
 import { nativeUnavailableReason, PG_BIN, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
 import { APACHE_EDITION } from '../support/timescale.js';
 import { sqlState } from './support.js';
+import { serverTargetOf } from '../support/targets.js';
 
 // 001-003 on native PostgreSQL 15 with TimescaleDB's Apache edition (the community build with
 // timescaledb.license = apache): plain tables and hypertables only. 004-006 say
@@ -36,7 +37,7 @@ describe.skipIf(unavailable !== undefined)('schema on the Apache edition (Postgr
 
   it('applies 001-003 through the migration runner', async () => {
     expect(await rows(`SHOW timescaledb.license`)).toEqual([{ 'timescaledb.license': 'apache' }]);
-    const result = await migrate({ connection: cluster.info, to: 3 });
+    const result = await migrate({ target: await serverTargetOf(cluster.info), to: 3 });
     expect(result.applied.map((f) => f.version)).toEqual([1, 2, 3]);
   });
 

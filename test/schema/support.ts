@@ -2,13 +2,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { openEmbeddedEngine, type EmbeddedEngine } from '../../ops/lib/embedded/engine.js';
+import type { EmbeddedEngine } from '../../ops/lib/embedded/engine.js';
+import { openEmbeddedTarget, type EmbeddedTarget } from '../../ops/lib/targets/embedded/target.js';
 import { migrate } from '../../ops/lib/index.js';
 import { connect } from '../../ops/lib/pg.js';
 import { startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
+import { serverTargetOf } from '../support/targets.js';
 
 /** One embedded engine per test file, in a throwaway directory, with one client (its only connection). */
 export interface TestEngine {
+  /** The embedded target that holds the engine (what library operations take). */
+  target: EmbeddedTarget;
   engine: EmbeddedEngine;
   client: pg.Client;
   close(): Promise<void>;
@@ -16,15 +20,17 @@ export interface TestEngine {
 
 export async function openTestEngine(): Promise<TestEngine> {
   const dir = await mkdtemp(join(tmpdir(), 'aetherlens-emb-'));
-  const engine = await openEmbeddedEngine({ dataDir: dir });
+  const target = await openEmbeddedTarget({ dataDir: dir, command: 'test' });
+  const engine = target.engine!;
   const client = await connect(engine.info);
   await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
   return {
+    target,
     engine,
     client,
     async close() {
       await client.end().catch(() => {});
-      await engine.close();
+      await target.close();
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -40,7 +46,7 @@ export interface TestServer {
 export async function openMigratedServer(): Promise<TestServer> {
   const cluster = await startNativeCluster();
   try {
-    await migrate({ connection: cluster.info });
+    await migrate({ target: await serverTargetOf(cluster.info) });
     const client = await connect(cluster.info);
     return {
       cluster,

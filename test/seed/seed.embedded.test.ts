@@ -17,7 +17,7 @@ const log = memoryLogger();
 beforeAll(async () => {
   t = await openTestEngine();
   await applyMigrations(t.client);
-  first = await seed(t.client, { now: NOW }, log);
+  first = await seed(t.target, { now: NOW, session: t.client }, log);
 });
 
 afterAll(async () => {
@@ -72,7 +72,7 @@ describe('seed on the embedded engine', () => {
     const before = await seedChecksums(t.client);
     const rowVersions = `SELECT string_agg(xmin::text, ',' ORDER BY 1) AS v FROM (SELECT xmin FROM devices UNION ALL SELECT xmin FROM users UNION ALL SELECT xmin FROM rate_schedules UNION ALL SELECT xmin FROM plugins) x`;
     const versions = await one(rowVersions);
-    const again = await seed(t.client, { now: NOW, adminPassword: 'an attempt to change it' }, log);
+    const again = await seed(t.target, { now: NOW, adminPassword: 'an attempt to change it', session: t.client }, log);
     expect(again).toMatchObject({ writtenRows: 0, skippedBatches: 3, metricsRows: 6048 });
     expect(again.adminPassword).toBeUndefined();
     expect(log.lines).toContain('warning: user admin already exists: its password was left unchanged');
@@ -117,24 +117,24 @@ describe('seed on the embedded engine', () => {
     let batches = 0;
     const aborting: Logger = { ...memoryLogger(), progress: () => void (++batches === 2 && controller.abort()) };
     const options = { now: NOW, seed: 7, batchRows: 288 }; // one UTC day per batch
-    const stopped = await seed(t.client, { ...options, signal: controller.signal }, aborting).then(
+    const stopped = await seed(t.target, { ...options, signal: controller.signal, session: t.client }, aborting).then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(stopped).toBeInstanceOf(OpsError);
     expect((stopped as OpsError).code).toBe('ABORTED');
     expect((stopped as OpsError).message).toMatchInlineSnapshot(`"seeding stopped after 2 of 24 batches (449 readings written, none half-way): run the same seed again to finish, completed batches are skipped"`);
-    const resumed = await seed(t.client, options, memoryLogger());
+    const resumed = await seed(t.target, { ...options, session: t.client }, memoryLogger());
     // The first two batches: the window's first, partial day (10:35-24:00, 161 readings) and a whole one.
     expect(resumed).toMatchObject({ skippedBatches: 2, writtenRows: 6048 - 161 - 288 });
     const finished = await seedChecksums(t.client);
-    const rewritten = await seed(t.client, { ...options, replace: true }, memoryLogger());
+    const rewritten = await seed(t.target, { ...options, replace: true, session: t.client }, memoryLogger());
     expect(rewritten.writtenRows).toBe(6048);
     expect(await seedChecksums(t.client)).toEqual(finished);
   });
 
   it('moves with the window: a later end writes only the batches that changed', async () => {
-    const later = await seed(t.client, { now: NOW + 3_600_000, seed: 7, batchRows: 288 }, memoryLogger());
+    const later = await seed(t.target, { now: NOW + 3_600_000, seed: 7, batchRows: 288, session: t.client }, memoryLogger());
     // 3 devices × 8 batches (the window touches 8 UTC days); only the last day gains readings,
     // and that batch is rewritten whole: 00:00-11:35 is 139 readings.
     expect(later.skippedBatches).toBe(3 * 8 - 3);

@@ -3,11 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpsError } from '../../ops/lib/errors.js';
 import { memoryLogger, silentLogger } from '../../ops/lib/logger.js';
 import { connect } from '../../ops/lib/pg.js';
-import { migrate } from '../../ops/lib/index.js';
+import { migrate, type Target } from '../../ops/lib/index.js';
 import { seed } from '../../ops/lib/seed/index.js';
 import { nativeUnavailableReason, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
 import { stopJobScheduler } from '../support/timescale.js';
 import { seedChecksums } from './checksum.js';
+import { serverTargetOf } from '../support/targets.js';
 
 // The same seed on native PostgreSQL 15 (community edition, 001-006 by the migration runner):
 // COPY FROM STDIN through pg-copy-streams, continuous aggregates refreshed over the seeded window,
@@ -19,10 +20,12 @@ const NOW = Date.parse('2024-07-15T10:37:00Z');
 describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native PostgreSQL', () => {
   let cluster: NativeCluster;
   let client: pg.Client;
+  let target: Target;
 
   beforeAll(async () => {
     cluster = await startNativeCluster();
-    await migrate({ connection: cluster.info });
+    target = await serverTargetOf(cluster.info);
+    await migrate({ target });
     client = await connect(cluster.info);
     await stopJobScheduler(client);
   });
@@ -35,7 +38,7 @@ describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native Postgre
   it('refuses to seed a database without the schema', async () => {
     const empty = await connect(cluster.info, 'postgres');
     try {
-      const error = await seed(empty, { now: NOW }, silentLogger).then(() => undefined, (e: unknown) => e);
+      const error = await seed(target, { now: NOW, session: empty }, silentLogger).then(() => undefined, (e: unknown) => e);
       expect(error).toBeInstanceOf(OpsError);
       expect((error as OpsError).message).toMatchInlineSnapshot(`"the database has no AetherLens schema (no metrics or devices table): run \`aetherlens-db migrate\` before seeding"`);
     } finally {
@@ -44,7 +47,7 @@ describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native Postgre
   });
 
   it('loads the sample through COPY, with the admin password given, and the same rows as the embedded engine', async () => {
-    const summary = await seed(cluster.info, { now: NOW, adminPassword: 'a fine admin password' }, memoryLogger());
+    const summary = await seed(target, { now: NOW, adminPassword: 'a fine admin password' }, memoryLogger());
     // Given a connection, the loader writes on two sessions; the embedded suite writes on one.
     expect(summary).toMatchObject({ method: 'copy', sessions: 2, metricsRows: 6048, costRows: 338, writtenRows: 6048, refreshedAggregates: ['metrics_hourly', 'metrics_daily', 'cost_hourly', 'cost_daily'] });
     expect(summary.adminPassword).toBeUndefined();
@@ -57,14 +60,14 @@ describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native Postgre
 
   it('is idempotent over COPY too', async () => {
     const before = await seedChecksums(client);
-    const again = await seed(client, { now: NOW }, silentLogger);
+    const again = await seed(target, { now: NOW, session: client }, silentLogger);
     expect(again).toMatchObject({ writtenRows: 0, skippedBatches: 3 });
     expect(await seedChecksums(client)).toEqual(before);
   });
 
   it('rolls back a batch stopped in the middle of its COPY (its DELETE included), and the session stays usable', async () => {
     const options = { now: NOW - 30 * 86_400_000, seed: 99, devices: 6, days: 3, interval: '1m', batchRows: 1440 };
-    const complete = await seed(client, options, silentLogger);
+    const complete = await seed(target, { ...options, session: client }, silentLogger);
     expect(complete.writtenRows).toBe(6 * 3 * 1440);
     const before = await seedChecksums(client);
 
@@ -80,14 +83,14 @@ describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native Postgre
     (client as unknown as { query: typeof spy }).query = spy;
     let error: unknown;
     try {
-      error = await seed(client, { ...options, replace: true, signal: controller.signal }, silentLogger).then(() => undefined, (e: unknown) => e);
+      error = await seed(target, { ...options, replace: true, signal: controller.signal, session: client }, silentLogger).then(() => undefined, (e: unknown) => e);
     } finally {
       (client as unknown as { query: typeof query }).query = query;
     }
     expect((error as OpsError).code).toBe('ABORTED');
     expect((error as OpsError).message).toMatch(/^seeding stopped after 2 of 24 batches \(2,243 readings written, none half-way\)/);
     expect(await seedChecksums(client)).toEqual(before);
-    expect((await seed(client, options, silentLogger)).writtenRows).toBe(0);
+    expect((await seed(target, { ...options, session: client }, silentLogger)).writtenRows).toBe(0);
   });
 
   it('stops both sessions at the first failure, keeps only whole batches, and closes the extra session', async () => {
@@ -107,7 +110,7 @@ describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native Postgre
     let completed = 0;
     try {
       const logger = { ...silentLogger, progress: () => void completed++ };
-      const error = await seed(cluster.info, options, logger).then(() => undefined, (e: unknown) => e);
+      const error = await seed(target, options, logger).then(() => undefined, (e: unknown) => e);
       expect((error as Error).message).toBe('test: the disk is on fire');
     } finally {
       await client.query('DROP TRIGGER test_fail_once ON metrics; DROP FUNCTION test_fail_once(); DROP SEQUENCE test_fail_once');
@@ -121,13 +124,13 @@ describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native Postgre
     expect(perDay.rows.length).toBe(completed);
     // Both of seed()'s sessions are closed (a backend leaves pg_stat_activity a moment after its client).
     await expect.poll(otherSessions, { timeout: 5000 }).toEqual(sessionsBefore);
-    expect((await seed(cluster.info, options, silentLogger)).writtenRows).toBe((18 - completed) * 1440);
+    expect((await seed(target, options, silentLogger)).writtenRows).toBe((18 - completed) * 1440);
   });
 
   it('prices periods longer than an hour: each cost row is the energy of exactly its period', async () => {
     for (const [interval, days, periods] of [['2h', 2, 24], ['1d', 3, 3]] as const) {
       const now = Date.parse(interval === '2h' ? '2024-03-10T00:00:00Z' : '2024-03-20T00:00:00Z');
-      await seed(cluster.info, { now, seed: 3, devices: 3, days, interval }, silentLogger);
+      await seed(target, { now, seed: 3, devices: 3, days, interval }, silentLogger);
       const from = new Date(now - days * 86_400_000);
       const check = await client.query<{ n: number; wrong: number; lengths: string[] }>(
         `SELECT count(*)::int AS n,
@@ -150,7 +153,7 @@ describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native Postgre
     const controller = new AbortController();
     let batches = 0;
     const logger = { ...silentLogger, progress: () => void (++batches === 4 && controller.abort()) };
-    const error = await seed(cluster.info, { ...options, signal: controller.signal }, logger).then(() => undefined, (e: unknown) => e);
+    const error = await seed(target, { ...options, signal: controller.signal }, logger).then(() => undefined, (e: unknown) => e);
     expect((error as OpsError).code).toBe('ABORTED');
     expect((error as OpsError).message).toMatch(/^seeding stopped after \d+ of 18 batches \([\d,]+ readings written, none half-way\)/);
     const perDay = await client.query<{ n: number }>(
@@ -159,7 +162,7 @@ describe.skipIf(nativeUnavailableReason() !== undefined)('seed on native Postgre
     expect(perDay.rows.length).toBeGreaterThanOrEqual(4);
     expect(perDay.rows.length).toBeLessThan(18);
     expect(perDay.rows.every((r) => r.n === 1440)).toBe(true);
-    const rest = await seed(cluster.info, options, silentLogger);
+    const rest = await seed(target, options, silentLogger);
     expect(rest.writtenRows).toBe((18 - perDay.rows.length) * 1440);
     expect(rest.skippedBatches).toBe(perDay.rows.length);
   });

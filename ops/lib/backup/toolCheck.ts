@@ -1,5 +1,5 @@
 import { OpsError } from '../errors.js';
-import { parsePgVersion } from '../targets/server/pgDump.js';
+import { parsePgVersion } from '../targets/pgVersion.js';
 import type { ToolVersion } from '../targets/types.js';
 
 function fixFor(tool: ToolVersion, major: number, minimum: string): string {

@@ -202,8 +202,8 @@ export async function openEmbeddedEngine(options: { dataDir: string; listen?: En
     let closed = false;
     return {
       info: listen.kind === 'tcp'
-        ? { host: listen.host, port: servedPort, user: ENGINE_USER, password, database, singleSession: true }
-        : { host: dir!, port: SOCKET_PORT, user: ENGINE_USER, password, database, singleSession: true },
+        ? { host: listen.host, port: servedPort, user: ENGINE_USER, password, database }
+        : { host: dir!, port: SOCKET_PORT, user: ENGINE_USER, password, database },
       db: engineDb,
       dataDir: paths.root,
       async close() {

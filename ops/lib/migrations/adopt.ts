@@ -1,5 +1,5 @@
 import { OpsError } from '../errors.js';
-import type { ConnectionInfo } from '../connection.js';
+import type { Target } from '../targets/types.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { withClient, withTransaction } from '../pg.js';
 import { assertTimescaleUsable, inspectTimescale } from '../timescale.js';
@@ -81,12 +81,12 @@ export async function expectationsOfAll(sqls: readonly string[]): Promise<Expect
  * policy migrations 1..`to` create is present, then records them in the ledger as adopted.
  * Refuses, naming what is missing, rather than record something that is not there.
  */
-export async function adopt(options: { connection: ConnectionInfo; to: number; migrationsDir?: string; logger?: Logger }): Promise<{ adopted: number[] }> {
+export async function adopt(options: { target: Target; to: number; migrationsDir?: string; logger?: Logger }): Promise<{ adopted: number[] }> {
   const logger = options.logger ?? silentLogger;
   const files = (await loadMigrations(options.migrationsDir)).filter((f) => f.version <= options.to);
   if (!files.some((f) => f.version === options.to)) throw new OpsError('USAGE', `--to ${options.to} is not a migration version`);
-  return withClient(options.connection, async (client) => {
-    assertTimescaleUsable(await inspectTimescale(client, options.connection));
+  return withClient(options.target.connection, async (client) => {
+    assertTimescaleUsable(await inspectTimescale(client, options.target));
     if ((await readLedger(client)).length > 0) throw new OpsError('USAGE', 'this database already has a migration ledger: nothing to adopt (use `aetherlens-db status`)');
     const missing: string[] = [];
     for (const file of files) {

@@ -1,8 +1,8 @@
 import { hostname, userInfo } from 'node:os';
 import type pg from 'pg';
 import { OpsError } from '../errors.js';
-import type { ConnectionInfo } from '../connection.js';
 import { silentLogger, type Logger } from '../logger.js';
+import type { Target } from '../targets/types.js';
 import { withClient, withTransaction } from '../pg.js';
 import { assertCommunityEdition, assertTimescaleUsable, inspectTimescale, type TimescaleInfo } from '../timescale.js';
 import { loadMigrations, type MigrationFile } from './files.js';
@@ -13,7 +13,8 @@ import { planMigrations, type MigrationState } from './plan.js';
 import { lineAt, mustRunOutsideTransaction, splitStatements, SqlSyntaxError, type Statement } from './splitter.js';
 
 export interface MigrateOptions {
-  connection: ConnectionInfo;
+  /** The open target to migrate (its connection and capabilities). */
+  target: Target;
   migrationsDir?: string;
   /** Apply up to and including this version. */
   to?: number;
@@ -144,8 +145,8 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   const logger = options.logger ?? silentLogger;
   const files = await loadMigrations(options.migrationsDir);
   requireKnownTarget(files, options.to);
-  return withClient(options.connection, async (client) => {
-    const timescale = await inspectTimescale(client, options.connection);
+  return withClient(options.target.connection, async (client) => {
+    const timescale = await inspectTimescale(client, options.target);
     assertTimescaleUsable(timescale);
     if (await looksHandBuilt(client)) {
       throw new OpsError('MIGRATION', 'this database already has AetherLens tables but no migration ledger (built by the hand-run scripts?): run `aetherlens-db adopt --to VERSION` to record what it has, then migrate; nothing was changed');
@@ -202,10 +203,10 @@ export interface StatusResult {
 }
 
 /** What is applied, pending, drifted or unknown; reads only. */
-export async function migrationStatus(options: { connection: ConnectionInfo; migrationsDir?: string }): Promise<StatusResult> {
+export async function migrationStatus(options: { target: Target; migrationsDir?: string }): Promise<StatusResult> {
   const files = await loadMigrations(options.migrationsDir);
-  return withClient(options.connection, async (client) => {
-    const timescale = await inspectTimescale(client, options.connection);
+  return withClient(options.target.connection, async (client) => {
+    const timescale = await inspectTimescale(client, options.target);
     const plan = planMigrations(files, await readLedger(client));
     return {
       head: plan.head,

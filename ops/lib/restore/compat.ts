@@ -1,6 +1,7 @@
 import { OpsError } from '../errors.js';
 import type { Manifest } from '../backup/manifest.js';
 import type { SiteFacts } from '../targets/restoreSite.js';
+import { dumpFormatWords } from '../targets/dumpFormats.js';
 
 const major = (version: string) => Number(/^(\d+)/.exec(version)?.[1] ?? NaN);
 
@@ -20,7 +21,7 @@ export function assertRestorable(manifest: Manifest, facts: SiteFacts): void {
   const v = manifest.versions;
   const nothing = 'nothing was changed';
   if (manifest.dump.format !== facts.dumpFormat) {
-    const from = manifest.dump.format === 'sql-gzip' ? 'the embedded database (plain SQL)' : `a PostgreSQL server (${manifest.target.kind}, pg_dump custom format)`;
+    const from = dumpFormatWords(manifest.dump.format).origin(manifest.target.kind);
     throw new OpsError('RESTORE', `backup ${manifest.id} was taken from ${from} and cannot be restored to ${facts.where}: restore it on the kind of target that took it (${manifest.target.kind}); ${nothing}`);
   }
   if (major(v.server) > facts.serverMajor) {
@@ -32,9 +33,7 @@ export function assertRestorable(manifest: Manifest, facts: SiteFacts): void {
   const wanted = v.timescaledb;
   if (wanted !== null && !facts.timescaleVersions.includes(wanted)) {
     const offered = facts.timescaleVersions.length === 0 ? 'no TimescaleDB at all' : `TimescaleDB ${facts.timescaleVersions.join(', ')}`;
-    const how = manifest.dump.format === 'sql-gzip'
-      ? `restore it with the aetherlens-db version that took it (${v.aetherlensDb}), whose engine runs TimescaleDB ${wanted}`
-      : `restore it on a server that has TimescaleDB ${wanted} (e.g. the timescale/timescaledb:${wanted}-pg${major(v.server)} image or the timescaledb-2-postgresql-${major(v.server)}=${wanted}* package)`;
+    const how = dumpFormatWords(manifest.dump.format).versionFix({ timescaledb: wanted, serverMajor: major(v.server), aetherlensDb: v.aetherlensDb });
     throw new OpsError('EXTENSION', `backup ${manifest.id} was taken with TimescaleDB ${wanted}, but ${facts.where} offers ${offered}: ${how}, then upgrade there with ALTER EXTENSION timescaledb UPDATE as the first command of a new psql -X session; ${nothing}`);
   }
   if (v.edition === 'timescale' && facts.edition === 'apache' && usesCommunityFeatures(manifest)) {

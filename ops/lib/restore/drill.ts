@@ -1,5 +1,4 @@
 import { dirname } from 'node:path';
-import type { TargetSpec } from '../config.js';
 import { isOpsError, OpsError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { hashFile } from '../backup/atomicWrite.js';
@@ -11,10 +10,9 @@ import { recordVerification, type Manifest, type Verification } from '../backup/
 import { checkAggregatesExist, checkFingerprint, checkJobs, checkMigrations, checkRefresh, checkUnchangedByUpdate, restoringCheck, type CheckResult } from './checks.js';
 import { takeFingerprint, type Fingerprint } from '../backup/fingerprint.js';
 import { assertRestorable } from './compat.js';
-import { isBackupFault, type RestoreMode, type RestorePhase } from '../targets/server/pgRestore.js';
 import { carryJobStates } from './jobStates.js';
-import type { PreparedScratch, RestoreSite, ScratchCopy } from '../targets/restoreSite.js';
-import { openRestoreSite } from '../targets/open.js';
+import { isBackupFault, type PreparedScratch, type RestoreMode, type RestorePhase, type RestoreSite, type ScratchCopy } from '../targets/restoreSite.js';
+import type { RestoreSites } from '../targets/types.js';
 
 /** How a dump is restored unless told otherwise: see test/bench/restore.bench.ts. */
 export const DEFAULT_RESTORE_MODE: RestoreMode = 'two-phase';
@@ -151,12 +149,11 @@ export async function checkCopy(copy: ScratchCopy, manifest: Manifest, refresh: 
 }
 
 export interface DrillOptions {
-  /** The target whose server (or embedded engine) the drill restores on. */
-  target: TargetSpec;
+  /** Where the drill restores: an open Target, or restoreSitesOf(spec) (its server, or beside its embedded database). */
+  target: RestoreSites;
   backupDir: string;
   /** A backup id or folder; default: the newest backup. */
   backup?: string;
-  pgBinDir?: string;
   mode?: RestoreMode;
   signal?: AbortSignal;
   logger?: Logger;
@@ -211,9 +208,8 @@ export interface PreparedDrill {
  * restore time still counts the preparation.
  */
 export async function prepareDrill(options: Omit<DrillOptions, 'backup'>): Promise<PreparedDrill> {
-  const logger = options.logger ?? silentLogger;
-  const now = options.now ?? (() => new Date());
-  const site = await openRestoreSite(options.target, { purpose: 'drill', command: 'verify', ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}) });
+  const { logger, now } = drillDefaults(options);
+  const site = await openDrillSite(options);
   let ahead: DrillAhead;
   try {
     const cleaned = await site.cleanLeftovers(logger);
@@ -247,15 +243,22 @@ export async function prepareDrill(options: Omit<DrillOptions, 'backup'>): Promi
   };
 }
 
+/** The logger and clock a drill reports through, the caller's or the defaults. */
+function drillDefaults(options: Pick<DrillOptions, 'logger' | 'now'>): { logger: Logger; now: () => Date } {
+  return { logger: options.logger ?? silentLogger, now: options.now ?? (() => new Date()) };
+}
+
+/** The drill's site: a scratch place on the target's server, or beside its embedded database. */
+const openDrillSite = (options: Pick<DrillOptions, 'target'>): Promise<RestoreSite> => options.target.openRestoreSite({ purpose: 'drill', command: 'verify' });
+
 async function drillLocked(options: DrillOptions, backupRef: string, ahead?: DrillAhead): Promise<DrillReport> {
-  const logger = options.logger ?? silentLogger;
-  const now = options.now ?? (() => new Date());
+  const { logger, now } = drillDefaults(options);
   const started = performance.now();
   const entry = await findBackup(options.backupDir, backupRef);
   await assertTrustedBackup(dirname(entry.path), entry.path, entry.manifest?.dump.file);
   const manifest = entry.manifest;
   if (!manifest || !entry.dumpPath) throw new OpsError('VERIFY', `backup ${entry.id} cannot be drilled: ${entry.problem ?? 'it has no readable manifest'}`);
-  const site: RestoreSite = ahead?.site ?? await openRestoreSite(options.target, { purpose: 'drill', command: 'verify', ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}) });
+  const site: RestoreSite = ahead?.site ?? await openDrillSite(options);
   let copy: ScratchCopy | undefined;
   let scratch: string | null = null;
   const checks: CheckResult[] = [];

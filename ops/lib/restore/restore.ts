@@ -1,5 +1,4 @@
 import { dirname } from 'node:path';
-import type { TargetSpec } from '../config.js';
 import { isOpsError, OpsError } from '../errors.js';
 import { acquireLock, type HeldLock, type LockOwner } from '../fileLock.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -11,11 +10,9 @@ import type { Manifest } from '../backup/manifest.js';
 import type { CheckResult } from './checks.js';
 import { assertRestorable } from './compat.js';
 import { checkChecksum, checkCopy, DEFAULT_RESTORE_MODE, type ExtensionVersionsReport } from './drill.js';
-import type { RestoreMode, RestorePhase } from '../targets/server/pgRestore.js';
 import { selectBackup, type Selection } from './select.js';
-import type { LiveSession, RestoreSite, ScratchCopy, SwapResult } from '../targets/restoreSite.js';
-import { describeSession } from '../targets/server/swap.js';
-import { openRestoreSite } from '../targets/open.js';
+import { describeSession, type LiveSession, type RestoreMode, type RestorePhase, type RestoreSite, type ScratchCopy, type SwapResult } from '../targets/restoreSite.js';
+import type { RestoreSites } from '../targets/types.js';
 
 /** One table's rows in the backup against the live database, for the confirmation. */
 export interface RowComparison {
@@ -53,7 +50,8 @@ export interface RestoreReport {
 }
 
 export interface RestoreOptions {
-  target: TargetSpec;
+  /** Where to restore: restoreSitesOf(spec), or an open Target of a server (an open embedded Target holds the data a restore replaces, and is refused). */
+  target: RestoreSites;
   backupDir: string;
   selection: Selection;
   /** Restore under this name (database, or data directory on the embedded target). */
@@ -62,7 +60,6 @@ export interface RestoreOptions {
   force?: boolean;
   /** Asked once every check has passed, just before the swap; false cancels. */
   confirm: (summary: RestoreSummary) => Promise<boolean>;
-  pgBinDir?: string;
   mode?: RestoreMode;
   signal?: AbortSignal;
   logger?: Logger;
@@ -125,7 +122,7 @@ async function restoreLocked(options: RestoreOptions): Promise<RestoreReport> {
   const manifest = entry.manifest;
   if (!manifest || !entry.dumpPath) throw refused(`backup ${entry.id} is unusable (${entry.problem ?? 'no readable manifest'})`);
   if (entry.status === 'failed') logger.warn(`backup ${entry.id} failed its last drill (${manifest.verification?.differences[0] ?? 'see its manifest'}); the restore checks it again`);
-  const site = await openRestoreSite(options.target, { purpose: 'restore', command: 'restore', ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}) });
+  const site = await options.target.openRestoreSite({ purpose: 'restore', command: 'restore' });
   let lock: HeldLock | undefined;
   let copy: ScratchCopy | undefined;
   const onAbort = () => void copy?.discard();

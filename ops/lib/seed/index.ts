@@ -4,9 +4,9 @@
  * password is set only when the admin is created.
  */
 import type pg from 'pg';
-import type { ConnectionInfo } from '../connection.js';
 import { OpsError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { Target } from '../targets/types.js';
 import { connect, withClient, withTransaction } from '../pg.js';
 import { refreshAggregates } from './aggregates.js';
 import { DEFAULT_SEEDS_DIR, loadGeneratorSettings, loadReferenceData } from './data.js';
@@ -28,14 +28,16 @@ export interface SeedOptions extends GenerateOptions {
   seedsDir?: string;
   /** Stops between batches; a rerun finishes the job. */
   signal?: AbortSignal;
-  /** 'auto' (default) picks COPY, or INSERT batches on the embedded engine. */
+  /** 'auto' (default): what the target bulk-loads with (its capabilities.bulkLoad: COPY, or INSERT batches). */
   method?: LoadMethod | 'auto';
   /** Rewrite readings even where they already match. */
   replace?: boolean;
   /** Readings per transaction (default 50,000). */
   batchRows?: number;
-  /** Sessions writing in parallel when the target is a connection (COPY only; default 2). */
+  /** Sessions writing in parallel where the target has many (COPY only; default 2). */
   sessions?: number;
+  /** A session on the target that the caller holds: seed writes on it alone, and leaves it open. */
+  session?: pg.Client;
   /** "Now" for the default end time; tests pin it. */
   now?: number;
   /** Materialize the continuous aggregates over the window afterwards (default true; see aggregates.ts). */
@@ -78,7 +80,7 @@ async function assertSchema(client: pg.Client): Promise<void> {
  * transaction), then loads `days` of `interval` readings for `devices` devices ending at `end`,
  * with their hourly cost. Options are validated before anything connects.
  */
-export async function seed(target: pg.Client | ConnectionInfo, options: SeedOptions, logger: Logger): Promise<SeedSummary> {
+export async function seed(target: Target, options: SeedOptions, logger: Logger): Promise<SeedSummary> {
   const dir = options.seedsDir ?? DEFAULT_SEEDS_DIR;
   const [reference, settings] = await Promise.all([loadReferenceData(dir), loadGeneratorSettings(dir)]);
   const plan = planGeneration(options, settings.defaults, options.now);
@@ -97,12 +99,12 @@ export async function seed(target: pg.Client | ConnectionInfo, options: SeedOpti
     });
     logger.info(`seeding ${plan.devices} device(s) × ${plan.days} day(s) of ${plan.intervalSeconds} s readings from ${plan.start.toISOString()} to ${plan.end.toISOString()} (${plan.totalReadings.toLocaleString('en-US')} rows)`);
     const loaded = await loadReadings(client, plan, loads, logger, {
-      ...(options.method ? { method: options.method } : {}),
+      method: options.method && options.method !== 'auto' ? options.method : target.capabilities.bulkLoad,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.batchRows ? { batchRows: options.batchRows } : {}),
       ...(options.replace ? { replace: true } : {}),
-      // A second session needs a connection to open; a caller's own client is written on alone.
-      ...('query' in target ? {} : { openSession: () => connect(target), ...(options.sessions ? { sessions: options.sessions } : {}) }),
+      // More sessions only where the target has them; a caller's own session is written on alone.
+      ...(options.session || target.capabilities.sessions !== 'many' ? {} : { openSession: () => connect(target.connection), ...(options.sessions ? { sessions: options.sessions } : {}) }),
     });
     const refreshed = options.refreshAggregates === false ? [] : await refreshAggregates(client, plan.start, plan.end, logger);
     return {
@@ -124,5 +126,5 @@ export async function seed(target: pg.Client | ConnectionInfo, options: SeedOpti
       ...(ref.adminPassword !== undefined ? { adminPassword: ref.adminPassword } : {}),
     };
   };
-  return 'query' in target ? run(target) : withClient(target, run);
+  return options.session ? run(options.session) : withClient(target.connection, run);
 }

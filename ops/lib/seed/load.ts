@@ -11,7 +11,7 @@
  * Writing: COPY FROM STDIN through pg-copy-streams (streamed in ~64 KB pieces, with backpressure)
  * on PostgreSQL servers. The embedded engine crashes on COPY FROM STDIN (its wire server refuses
  * it), so there the same rows go as INSERT ... SELECT FROM unnest(arrays) statements of up to
- * ~256 KB each (method 'insert', chosen automatically).
+ * ~256 KB each (method 'insert': the embedded target's capabilities.bulkLoad).
  *
  * Sessions: on a server, batches are shared out to two sessions by default (see extraSessions).
  *
@@ -39,8 +39,8 @@ export interface DeviceLoad {
 }
 
 export interface LoadOptions {
-  /** 'auto' (default): COPY, except on the embedded engine. */
-  method?: LoadMethod | 'auto';
+  /** COPY FROM STDIN, or INSERT batches: the target's capabilities.bulkLoad unless the caller chose. */
+  method: LoadMethod;
   /** Stops cleanly between batches (and rolls back the batch in flight). */
   signal?: AbortSignal;
   /** Most readings per batch (transaction). Default 50,000. */
@@ -92,12 +92,6 @@ interface Fingerprint {
   deciWatts: number;
   milliWattHours: number;
   deciVolts: number;
-}
-
-/** Whether the server is the embedded (WebAssembly) engine. */
-export async function isEmbeddedEngine(client: pg.Client): Promise<boolean> {
-  const { rows } = await client.query<{ v: string }>('SELECT version() AS v');
-  return /emscripten|emcc|wasm/i.test(rows[0]?.v ?? '');
 }
 
 function plannedBatches(plan: GenerationPlan, loads: readonly DeviceLoad[], batchRows: number): Batch[] {
@@ -278,9 +272,9 @@ function aborted(done: number, total: number, written: number, cause?: unknown):
  * Loads the plan's readings for these devices. Idempotent per device and range; see the module
  * comment for batching, COPY versus INSERT, how cost is derived, and parallel sessions.
  */
-export async function loadReadings(client: pg.Client, plan: GenerationPlan, loads: readonly DeviceLoad[], logger: Logger, options: LoadOptions = {}): Promise<LoadResult> {
+export async function loadReadings(client: pg.Client, plan: GenerationPlan, loads: readonly DeviceLoad[], logger: Logger, options: LoadOptions): Promise<LoadResult> {
   const started = Date.now();
-  const method: LoadMethod = options.method && options.method !== 'auto' ? options.method : (await isEmbeddedEngine(client)) ? 'insert' : 'copy';
+  const { method } = options;
   const batches = plannedBatches(plan, loads, options.batchRows ?? 50_000);
   const interval = plan.intervalSeconds;
   const costRows = batches.reduce((n, b) => n + (b.load.pricing ? b.periods.length : 0), 0);

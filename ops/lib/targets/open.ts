@@ -8,7 +8,7 @@ import type { OpenRestoreSiteOptions, OpenTargetOptions, TargetDriver } from './
 import { embeddedDriver } from './embedded/index.js';
 import type { RestoreSite } from './restoreSite.js';
 import { serverDriver } from './server/index.js';
-import type { Target, TargetKind, TargetTraits } from './types.js';
+import type { RestoreSites, Target, TargetKind, TargetTraits } from './types.js';
 
 export type { OpenRestoreSiteOptions, OpenTargetOptions } from './driver.js';
 
@@ -39,6 +39,18 @@ export function openTarget(spec: TargetSpec, options: OpenTargetOptions): Promis
  */
 export function openRestoreSite(spec: TargetSpec, options: OpenRestoreSiteOptions): Promise<RestoreSite> {
   return driverFor(spec).openRestoreSite(spec, options);
+}
+
+/**
+ * Where the configured target's drills and restores get their RestoreSite, with nothing opened
+ * before one is asked for: what `verify` and `restore` use, since a restore replaces the embedded
+ * data directory that an open Target would hold. An open Target serves the same purpose.
+ */
+export function restoreSitesOf(spec: TargetSpec, options: { pgBinDir?: string } = {}): RestoreSites {
+  return {
+    kind: spec.kind,
+    openRestoreSite: (request) => openRestoreSite(spec, { ...request, ...options }),
+  };
 }
 
 /** Opens the target, runs `fn`, and always closes it. */

@@ -2,8 +2,30 @@ import type { Logger } from '../logger.js';
 import type { ExtensionUpdate } from '../extensionUpdate.js';
 import type { SqlClient } from './sqlClient.js';
 import type { BackupLockKey, DumpFormat } from './types.js';
-import type { RestoreMode, RestorePhase } from './server/pgRestore.js';
 import type { ScratchPurpose } from './names.js';
+
+/**
+ * How a dump is restored with pg_restore: on one job, or in two phases (the schema first, the
+ * TimescaleDB catalog's rows on one job, then every other table's rows and the indexes with
+ * `jobs` parallel jobs). See test/bench/restore.bench.ts for which one is the default and why.
+ */
+export type RestoreMode = 'single' | 'two-phase';
+
+/**
+ * Whether a failure says something about the backup (a drill records it in the manifest) or only
+ * about where it was restored (full disk, server gone, missing role: the backup stays unverified).
+ */
+export type FailureFault = 'backup' | 'environment';
+/** Whether an error from a restore is the backup's fault (see FailureFault). */
+export function isBackupFault(error: unknown): boolean {
+  return (error as { details?: { fault?: string } } | undefined)?.details?.fault === 'backup';
+}
+
+/** One timed pass of a restore (pg_restore's phases, or the embedded engine's load). */
+export interface RestorePhase {
+  name: string;
+  seconds: number;
+}
 
 /** A scratch place made ready ahead of its dump (RestoreSite.prepareScratch). */
 export interface PreparedScratch {
@@ -43,6 +65,11 @@ export interface LiveSession {
   clientAddress: string;
   state: string;
   since: string;
+}
+
+/** "pid 123 (app as user from 10.0.0.5, idle)" */
+export function describeSession(s: LiveSession): string {
+  return `pid ${s.pid} (${s.application} as ${s.user} from ${s.clientAddress}, ${s.state})`;
 }
 
 /** What a swap did, and how to undo it. */

@@ -1,5 +1,7 @@
 import type { ConnectionInfo } from '../connection.js';
 import type { JobRun, RunJobsOptions } from '../embedded/jobs.js';
+import type { ScratchPurpose } from './names.js';
+import type { RestoreSite } from './restoreSite.js';
 import type { SqlClient } from './sqlClient.js';
 
 export type TargetKind = 'server' | 'docker' | 'embedded';
@@ -85,11 +87,60 @@ export interface TargetTraits {
   readonly inProcessDataDir?: string;
 }
 
+/** What a restore site is opened for: a drill's scratch copy, or a restore that replaces the live data. */
+export interface RestoreSiteRequest {
+  purpose: ScratchPurpose;
+  /** Who opens it, for lock owner files and messages: "verify", "restore". */
+  command: string;
+}
+
+/**
+ * Where drills and restores get their RestoreSite. An open Target is one; so is
+ * restoreSitesOf(spec) (targets/open.ts), which opens nothing until asked: a restore replaces the
+ * embedded data directory, which an open embedded Target holds (its engine and its lock).
+ */
+export interface RestoreSites {
+  /** Recorded in manifests (which kind a drill ran on); never compared outside targets/. */
+  readonly kind: TargetKind;
+  /**
+   * Opens the place this target restores to (restoreSite.ts); the caller closes it. For a restore
+   * on the embedded target it takes the data directory's lock, refusing while anything (`local
+   * serve`, or an open Target of this same process) has the database open.
+   */
+  openRestoreSite(request: RestoreSiteRequest): Promise<RestoreSite>;
+}
+
+/**
+ * What an operation may ask of a target instead of its kind: each answer is defined per kind in
+ * targets/<kind>/ (server and docker: a PostgreSQL server; embedded: the in-process engine).
+ */
+export interface TargetCapabilities {
+  /**
+   * 'many': every client gets a session of its own, so a probe or a second loader session can open
+   * beside the first. 'shared-single': one session serves every client in turn (the embedded
+   * engine); a second connection would wait for the first.
+   */
+  readonly sessions: 'many' | 'shared-single';
+  /**
+   * 'preloaded': TimescaleDB is in shared_preload_libraries. 'loaded-on-open': the engine runs
+   * LOAD 'timescaledb' and creates the extension when it opens, so the library is always loaded.
+   */
+  readonly timescaleLoad: 'preloaded' | 'loaded-on-open';
+  /** How seed writes readings in bulk: COPY FROM STDIN, or multi-row INSERT batches (the engine's wire server refuses COPY). */
+  readonly bulkLoad: 'copy' | 'insert';
+  /**
+   * 'alter-extension': the server offers newer TimescaleDB versions and `upgrade` moves each
+   * database with ALTER EXTENSION. 'ships-with-program': the one version there is comes with
+   * aetherlens-db itself, so upgrading means upgrading aetherlens-db.
+   */
+  readonly extensionUpgrade: 'alter-extension' | 'ships-with-program';
+}
+
 /**
  * Where the database lives. Operations use only this interface and never ask for its kind;
  * the differences (tools on the host, in a container, or in-process) live in targets/<kind>/.
  */
-export interface Target {
+export interface Target extends RestoreSites {
   /** Recorded in manifests (which kind took a backup); never compared outside targets/. */
   readonly kind: TargetKind;
   /** A description safe for logs: never a password. */
@@ -102,6 +153,8 @@ export interface Target {
   runPolicyJobs(options: PolicyJobOptions): Promise<JobRun[]>;
   /** How `pg` reaches the database. */
   readonly connection: ConnectionInfo;
+  /** What operations may rely on here (sessions, how TimescaleDB is loaded, bulk loading, upgrades). */
+  readonly capabilities: TargetCapabilities;
   /** The dump tool this target uses and its version; throws OpsError('TOOL') when it is missing. */
   toolVersions(): Promise<ToolVersions>;
   /** Opens a consistent read session for a backup; throws when the target cannot be dumped now. */

@@ -1,4 +1,3 @@
-import type { TargetSpec } from '../config.js';
 import type { ConnectionInfo } from '../connection.js';
 import { OpsError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -6,7 +5,8 @@ import { quoteIdent, quoteLiteral, withClient } from '../pg.js';
 import { listCatalog, type CatalogEntry } from '../backup/catalog.js';
 import { drill, type DrillReport } from '../restore/drill.js';
 import { restore, type RestoreReport } from '../restore/restore.js';
-import { dropDatabase, withMaintenance } from '../targets/server/scratch.js';
+import { dropDatabase, withMaintenance } from '../targets/maintenance.js';
+import type { Target } from '../targets/types.js';
 
 export interface MajorMove {
   /** The backup carried over: the newest drilled one of this target, from the older major. */
@@ -55,19 +55,18 @@ async function newestOf(backupDir: string, label: string): Promise<CatalogEntry 
  * or no older-major backup: a first deploy).
  */
 export async function carryOverMajor(options: {
-  target: TargetSpec;
-  connection: ConnectionInfo;
-  label: string;
+  /** The open target (a server): its connection, label and restore sites. */
+  target: Target;
   backupDir: string;
-  pgBinDir?: string;
   signal?: AbortSignal;
   logger: Logger;
 }): Promise<MajorMove | null> {
-  const { connection, logger } = options;
+  const { logger } = options;
+  const { connection, label } = options.target;
   const live = await liveState(connection);
   if (!live.fresh && !live.comment?.startsWith(MARKER)) return null;
   const toServer = await withClient(connection, async (c) => (await c.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v.split(' ')[0]!);
-  const newest = await newestOf(options.backupDir, options.label);
+  const newest = await newestOf(options.backupDir, label);
   if (!newest?.manifest || majorOf(newest.manifest.versions.server) >= majorOf(toServer)) return null;
   const { id } = newest;
   if (live.comment === MARKER + id) return null;
@@ -76,7 +75,7 @@ export async function carryOverMajor(options: {
     const why = newest.status === 'failed' ? `failed its last drill (${newest.manifest.verification?.differences[0] ?? 'see its manifest'})` : 'has not passed a drill';
     throw new OpsError('RESTORE', `major upgrade stopped: the newest backup of this server, ${id} (PostgreSQL ${fromServer}), ${why}, and an older one would lose what came after it; nothing was restored, the PostgreSQL ${majorOf(fromServer)} volume is untouched: set the previous image again (its pulumi up takes and drills a new pre-upgrade backup next time)`);
   }
-  const common = { target: options.target, backupDir: options.backupDir, logger, createRoles: true, ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+  const common = { target: options.target, backupDir: options.backupDir, logger, createRoles: true, ...(options.signal ? { signal: options.signal } : {}) };
   const keep = `the PostgreSQL ${majorOf(fromServer)} volume is untouched: set the previous image again to go back to it`;
 
   logger.info(`PostgreSQL ${fromServer} → ${toServer}: drilling the pre-upgrade backup ${id} on this server`);

@@ -1,4 +1,3 @@
-import type { TargetSpec } from '../config.js';
 import type { ConnectionInfo } from '../connection.js';
 import { isOpsError, OpsError } from '../errors.js';
 import { readExtensionVersions, updateExtension, updateTarget, type ExtensionUpdate } from '../extensionUpdate.js';
@@ -7,18 +6,18 @@ import { silentLogger, type Logger } from '../logger.js';
 import { withClient } from '../pg.js';
 import { backup } from '../backup/backup.js';
 import { drill, type DrillReport } from '../restore/drill.js';
-import { openTarget, withTarget } from '../targets/open.js';
+import type { Target } from '../targets/types.js';
 import { carryOverMajor, type MajorMove } from './major.js';
 import { drilledBackupAt } from './prerequisite.js';
 
 export interface UpgradeOptions {
-  target: TargetSpec;
+  /** The open target: its connection, label, backups and restore sites. */
+  target: Target;
   backupDir: string;
   /** Take a backup and drill it first when no drilled backup at the current version exists. */
   backupFirst?: boolean;
   /** The version to move to; default: the server's default version (what the image ships). */
   to?: string;
-  pgBinDir?: string;
   migrationsDir?: string;
   signal?: AbortSignal;
   logger?: Logger;
@@ -82,13 +81,12 @@ const refused = (why: string) => new OpsError('EXTENSION', `upgrade refused: ${w
 export async function upgrade(options: UpgradeOptions): Promise<UpgradeReport> {
   const logger = options.logger ?? silentLogger;
   const started = performance.now();
-  const target = await openTarget(options.target, { command: 'upgrade', ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}) });
+  const { target } = options;
   const { connection, label } = target;
-  await target.close();
   // The embedded engine carries exactly one TimescaleDB version and one session.
-  if (connection.singleSession) throw new OpsError('USAGE', 'upgrade runs on a PostgreSQL server (DATABASE_URL or --container): the embedded engine\'s TimescaleDB comes with aetherlens-db itself, so upgrade aetherlens-db instead');
+  if (target.capabilities.extensionUpgrade !== 'alter-extension') throw new OpsError('USAGE', 'upgrade runs on a PostgreSQL server (DATABASE_URL or --container): the embedded engine\'s TimescaleDB comes with aetherlens-db itself, so upgrade aetherlens-db instead');
   try {
-    const major = await carryOverMajor({ target: options.target, connection, label, backupDir: options.backupDir, logger, ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+    const major = await carryOverMajor({ target, backupDir: options.backupDir, logger, ...(options.signal ? { signal: options.signal } : {}) });
     const versions = await readExtensionVersions(connection, connection.database);
     const before = versions.installed;
     if (before === null) throw refused(`database "${connection.database}" has no TimescaleDB extension (run aetherlens-db migrate first)`);
@@ -116,11 +114,10 @@ export async function upgrade(options: UpgradeOptions): Promise<UpgradeReport> {
     if (!proven) {
       if (!options.backupFirst) throw refused(`no backup taken at TimescaleDB ${before} has passed a drill in ${options.backupDir}: run aetherlens-db upgrade --backup-first (or aetherlens-db backup, then aetherlens-db verify --latest)`);
       logger.info(`taking a backup at TimescaleDB ${before} before the upgrade`);
-      const made = await withTarget(options.target, 'backup', (t) => backup({ target: t, dir: options.backupDir, logger, ...(options.signal ? { signal: options.signal } : {}) }),
-        options.pgBinDir ? { pgBinDir: options.pgBinDir } : {});
+      const made = await backup({ target, dir: options.backupDir, logger, ...(options.signal ? { signal: options.signal } : {}) });
       logger.info(`drilling ${made.id} at TimescaleDB ${before}`);
       // Drilled at the version it was taken with: the proof that the way back works.
-      const drilled = await drill({ target: options.target, backupDir: options.backupDir, backup: made.id, updateTo: before, logger, ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+      const drilled = await drill({ target, backupDir: options.backupDir, backup: made.id, updateTo: before, logger, ...(options.signal ? { signal: options.signal } : {}) });
       if (!drilled.ok) throw refused(`the backup ${made.id} taken before the upgrade failed its drill (${drilled.differences[0]})`);
       proven = await drilledBackupAt(options.backupDir, label, before);
       takenNow = true;
@@ -148,11 +145,11 @@ export async function upgrade(options: UpgradeOptions): Promise<UpgradeReport> {
       if (!now) problems.push(`job ${job.id} (${job.proc}) is gone`);
       else if (job.scheduled && !now.scheduled) problems.push(`job ${job.id} (${job.proc}) is no longer scheduled`);
     }
-    const inv = await inventory({ connection, ...(options.migrationsDir ? { migrationsDir: options.migrationsDir } : {}) });
+    const inv = await inventory({ target, ...(options.migrationsDir ? { migrationsDir: options.migrationsDir } : {}) });
     const inventoryMissing = [inv.tables, inv.hypertables, inv.indexes, inv.continuousAggregates, inv.views, inv.policies].flatMap((t) => t.missing);
 
     logger.info(`drilling the pre-upgrade backup ${proven.id} on TimescaleDB ${after}`);
-    const drillAfter = await drill({ target: options.target, backupDir: options.backupDir, backup: proven.id, updateTo: after, logger, ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+    const drillAfter = await drill({ target, backupDir: options.backupDir, backup: proven.id, updateTo: after, logger, ...(options.signal ? { signal: options.signal } : {}) });
     return {
       database: connection.database,
       before,

@@ -11,7 +11,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { migrate, openEmbeddedEngine, seed, silentLogger } from '../../../ops/lib/index.js';
+import { migrate, seed, silentLogger } from '../../../ops/lib/index.js';
+import { openEmbeddedTarget } from '../../../ops/lib/targets/embedded/target.js';
 
 const COLUMNS = ['power_w', 'energy_wh', 'voltage_v', 'current_a', 'power_factor', 'frequency_hz', 'temperature_c'] as const;
 /** Meter units: the generator quantises to these steps. */
@@ -32,11 +33,12 @@ const VARIANTS: Record<string, Variant> = {
 const devices = Number(process.env.DEVICES ?? 50);
 const days = Number(process.env.DAYS ?? 15);
 const dir = await mkdtemp(join(tmpdir(), 'aetherlens-compression-types-'));
-const engine = await openEmbeddedEngine({ dataDir: join(dir, 'engine') });
+const target = await openEmbeddedTarget({ dataDir: join(dir, 'engine'), command: 'experiment' });
+const engine = target.engine!;
 const rows = async <T>(sql: string) => (await engine.db.query<T>(sql)).rows;
 try {
-  await migrate({ connection: engine.info });
-  await seed(engine.info, { devices, days, interval: '1m', seed: 20240601, adminPassword: 'experiment-password-not-secret', refreshAggregates: false }, silentLogger);
+  await migrate({ target });
+  await seed(target, { devices, days, interval: '1m', seed: 20240601, adminPassword: 'experiment-password-not-secret', refreshAggregates: false }, silentLogger);
   let n = 0;
   for (const [name, v] of Object.entries(VARIANTS)) {
     const t = `variant_${n++}`;
@@ -68,6 +70,6 @@ try {
     process.stdout.write(`  compressed bytes/row: ${COLUMNS.map((c) => `${c} ${((perColumn.get(c) ?? 0) / compressedRows).toFixed(2)}`).join(', ')}\n`);
   }
 } finally {
-  await engine.close();
+  await target.close();
   await rm(dir, { recursive: true, force: true });
 }

@@ -25,6 +25,7 @@ import { planGeneration } from '../../../ops/lib/seed/options.js';
 import { pricer } from '../../../ops/lib/seed/rates.js';
 import { startNativeCluster } from '../../support/nativeCluster.js';
 import { BENCH_SEED, COLUMNS } from '../ingest.bench.js';
+import { serverTargetOf } from '../../support/targets.js';
 
 const DEVICES = 50;
 const days = Number(process.env.DAYS ?? 20);
@@ -40,8 +41,8 @@ async function freshDatabase(): Promise<ConnectionInfo> {
   const name = `experiment_${databases++}`;
   await withClient({ ...cluster.info, database: 'postgres' }, (c) => c.query(`CREATE DATABASE ${name}`));
   const info = { ...cluster.info, database: name };
-  await migrate({ connection: info, to: 3 });
-  await seed(info, { devices: DEVICES, days: 1, interval: '1h', seed: BENCH_SEED, end: new Date('2001-01-01T00:00:00Z'), adminPassword: 'experiment-password-not-secret' }, silentLogger);
+  await migrate({ target: await serverTargetOf(info), to: 3 });
+  await seed(await serverTargetOf(info), { devices: DEVICES, days: 1, interval: '1h', seed: BENCH_SEED, end: new Date('2001-01-01T00:00:00Z'), adminPassword: 'experiment-password-not-secret' }, silentLogger);
   return info;
 }
 
@@ -59,7 +60,7 @@ async function copyInto(info: ConnectionInfo, table: string, before = ''): Promi
 try {
   let info = await freshDatabase();
   let started = performance.now();
-  const summary = await seed(info, { devices: DEVICES, days, interval: '1m', seed: BENCH_SEED, end }, silentLogger);
+  const summary = await seed(await serverTargetOf(info), { devices: DEVICES, days, interval: '1m', seed: BENCH_SEED, end }, silentLogger);
   const rows = summary.writtenRows;
   say(`seed() of ${rows.toLocaleString('en-US')} rows`, rows, (performance.now() - started) / 1000);
   await withClient(info, (c) => pipeline(c.query(copyTo(`COPY (SELECT ${COLUMNS} FROM metrics WHERE time >= '2002-01-01') TO STDOUT`)), createWriteStream(file)));

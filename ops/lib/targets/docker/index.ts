@@ -1,7 +1,5 @@
 import type { TargetDriver } from '../driver.js';
-import { serverSite } from '../server/restoreSite.js';
-import { dockerTarget, reachContainer } from './target.js';
-import { dockerRestoreMajor, dockerRestoreProgram } from './tools.js';
+import { dockerSite, dockerTarget, reachContainer } from './target.js';
 
 /**
  * The container `pulumi up` made: a PostgreSQL server reached on its published port, whose client
@@ -15,15 +13,5 @@ export const dockerDriver: TargetDriver<'docker'> = {
     secrets: [],
   }),
   open: async (spec) => dockerTarget(await reachContainer(spec)),
-  async openRestoreSite(spec) {
-    const reached = await reachContainer(spec);
-    return serverSite({
-      connection: reached.connection,
-      backupLockKey: reached.backupLockKey,
-      program: (dump) => dockerRestoreProgram(spec.container, reached.connection, dump),
-      restoreMajor: () => dockerRestoreMajor(spec.container),
-      // The dump streamed out of the container on stdout: no data offsets, so no parallel jobs.
-      singleOnly: true,
-    });
-  },
+  openRestoreSite: async (spec) => dockerSite(await reachContainer(spec)),
 };

@@ -4,9 +4,12 @@ import { runDueJobs } from '../../embedded/jobs.js';
 import { run, firstLine } from '../../run.js';
 import { rememberSecret } from '../../secrets.js';
 import { dumpOutcome, openSnapshotSession } from '../server/pgDump.js';
+import { SERVER_CAPABILITIES } from '../server/identity.js';
 import type { BackupLockKey, Target } from '../types.js';
 import { DOCKER, execInContainer, startInContainer } from './exec.js';
-import { containerToolEnv, dockerToolVersions, pgDumpInContainer } from './tools.js';
+import { serverSite } from '../server/restoreSite.js';
+import type { RestoreSite } from '../restoreSite.js';
+import { containerToolEnv, dockerRestoreMajor, dockerRestoreProgram, dockerToolVersions, pgDumpInContainer } from './tools.js';
 /** The port PostgreSQL listens on inside the container (infra/timescaledb.ts POSTGRES_PORT). */
 export const CONTAINER_PG_PORT = 5432;
 
@@ -155,6 +158,18 @@ export async function reachContainer(spec: DockerSpec): Promise<ReachedContainer
   return { container: spec.container, connection, label, backupLockKey: { kind: 'docker', label } };
 }
 
+/** The container's restore site: the server kind's scratch databases, with pg_restore in the container. */
+export function dockerSite(reached: ReachedContainer): RestoreSite {
+  return serverSite({
+    connection: reached.connection,
+    backupLockKey: reached.backupLockKey,
+    program: (dump) => dockerRestoreProgram(reached.container, reached.connection, dump),
+    restoreMajor: () => dockerRestoreMajor(reached.container),
+    // The dump streamed out of the container on stdout: no data offsets, so no parallel jobs.
+    singleOnly: true,
+  });
+}
+
 /**
  * The container `pulumi up` made. SQL reaches it through its published port; pg_dump runs inside
  * it with `docker exec`, so the tools always match the server. Every other step of a backup is
@@ -170,6 +185,9 @@ export function dockerTarget(reached: ReachedContainer): Target {
     // The server in the container runs its policies itself; on demand, its job_stats says what is due.
     runPolicyJobs: (options) => runDueJobs(connection, options),
     connection,
+    // A PostgreSQL server like any other; only where its tools run differs.
+    capabilities: SERVER_CAPABILITIES,
+    openRestoreSite: async () => dockerSite(reached),
     toolVersions: () => dockerToolVersions(container),
     openDumpSession: () =>
       openSnapshotSession(connection, (snapshot, dump) => {

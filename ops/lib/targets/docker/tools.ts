@@ -9,7 +9,8 @@ import type { ConnectionInfo } from '../../connection.js';
 import { isOpsError, OpsError } from '../../errors.js';
 import { firstLine } from '../../run.js';
 import { restoreFailure, type RestoreProgram } from '../server/pgRestore.js';
-import { parsePgVersion, pgDumpArgs } from '../server/pgDump.js';
+import { parsePgVersion } from '../pgVersion.js';
+import { pgDumpArgs } from '../server/pgDump.js';
 import type { ToolVersions } from '../types.js';
 import { containerCommand, execInContainer } from './exec.js';
 

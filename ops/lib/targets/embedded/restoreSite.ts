@@ -13,7 +13,7 @@ import { restoreStamp, type ScratchPurpose } from '../names.js';
 import { createRoleStatements, missingRoles } from '../roles.js';
 import type { PreparedScratch, RestoreSite, ScratchCopy, SiteFacts, SwapResult } from '../restoreSite.js';
 import { loadSqlDump } from './sqlLoad.js';
-import { embeddedBackupLockKey } from './target.js';
+import { embeddedBackupLockKey } from './identity.js';
 
 /** Marks a scratch data directory as ours, with who made it, so a later run can clean it up. */
 export const SCRATCH_FILE = 'aetherlens-scratch.json';

@@ -13,7 +13,9 @@ import { describeServeOwner } from '../../embedded/owner.js';
 import { readPasswordFile } from '../../embedded/password.js';
 import { firstLine } from '../../run.js';
 import { pgliteSqlClient } from '../sqlClient.js';
-import type { BackupLockKey, DumpOptions, DumpSession, PolicyJobOptions, Target, ToolVersions } from '../types.js';
+import type { DumpOptions, DumpSession, PolicyJobOptions, RestoreSiteRequest, Target, ToolVersions } from '../types.js';
+import { EMBEDDED_CAPABILITIES, embeddedBackupLockKey, embeddedLabel } from './identity.js';
+import { embeddedSite } from './restoreSite.js';
 
 /** DESIGN section 2: the plain dump restores with multi-row INSERTs; 1000 rows per statement. */
 export const EMBEDDED_ROWS_PER_INSERT = 1000;
@@ -92,15 +94,6 @@ function embeddedDumpSession(engine: EmbeddedEngine): DumpSession {
   };
 }
 
-/** The embedded database's label, which its backups and restores are locked under. */
-export function embeddedLabel(root: string): string {
-  return `embedded ${root}`;
-}
-
-export function embeddedBackupLockKey(root: string): BackupLockKey {
-  return { kind: 'embedded', label: embeddedLabel(root) };
-}
-
 /**
  * What the embedded target has in common however it is reached: its backup lock, its backups'
  * name (its database is PGlite's template1), and where its policy jobs' last runs are kept (the
@@ -108,7 +101,10 @@ export function embeddedBackupLockKey(root: string): BackupLockKey {
  */
 function embeddedCommon(root: string, connection: () => Target['connection']) {
   return {
+    // A drill's scratch directory sits beside this one; a restore takes the lock this Target may hold, and refuses then.
+    openRestoreSite: (request: RestoreSiteRequest) => embeddedSite({ dataDir: root, purpose: request.purpose, command: request.command }),
     kind: 'embedded' as const,
+    capabilities: EMBEDDED_CAPABILITIES,
     backupLockKey: embeddedBackupLockKey(root),
     backupName: () => 'embedded',
     runPolicyJobs: (options: PolicyJobOptions) => runDueJobs(connection(), { ...options, stateDir: root }),
@@ -134,7 +130,7 @@ export async function openEmbeddedTarget(options: { dataDir: string; command: st
       new OpsError('LOCK_HELD', `the embedded database ${paths.root} is served by pid ${holder.pid} (${holder.command}, 127.0.0.1:${String(holder.port)}): a backup needs the engine in this process, so stop that server first (aetherlens-db local stop) and run the backup again`);
     // The server requires the password it keeps in the data directory (readable by its owner only).
     const password = await readPasswordFile(paths.password);
-    const connection = { host: '127.0.0.1', port: holder.port, user: 'postgres', ...(password ? { password } : {}), database: String(holder.database ?? 'template1'), singleSession: true };
+    const connection = { host: '127.0.0.1', port: holder.port, user: 'postgres', ...(password ? { password } : {}), database: String(holder.database ?? 'template1') };
     return {
       ...embeddedCommon(paths.root, () => connection),
       label: `${embeddedLabel(paths.root)} (served by pid ${holder.pid} on 127.0.0.1:${holder.port})`,

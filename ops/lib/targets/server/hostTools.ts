@@ -3,7 +3,7 @@ import { OpsError } from '../../errors.js';
 import { libpqEnv, type ConnectionInfo } from '../../connection.js';
 import { run, firstLine } from '../../run.js';
 import type { ToolVersions } from '../types.js';
-import { parsePgVersion } from './pgDump.js';
+import { parsePgVersion } from '../pgVersion.js';
 import { restoreFailure, type RestoreProgram } from './pgRestore.js';
 
 /** A PostgreSQL client program on this host: in PG_BIN_DIR when set (Debian: /usr/lib/postgresql/15/bin), else on PATH. */

@@ -1,7 +1,7 @@
 import type { TargetDriver } from '../driver.js';
-import { hostRestoreMajor, hostRestoreProgram } from './hostTools.js';
-import { serverSite } from './restoreSite.js';
-import { serverLabel, serverTarget } from './target.js';
+import { hostServerSite } from './restoreSite.js';
+import { serverLabel } from './identity.js';
+import { serverTarget } from './target.js';
 
 /** Any PostgreSQL >= 15 with TimescaleDB, reached with DATABASE_URL; its client tools run on this host. */
 export const serverDriver: TargetDriver<'server'> = {
@@ -13,11 +13,5 @@ export const serverDriver: TargetDriver<'server'> = {
     secrets: spec.connection.password ? [spec.connection.password] : [],
   }),
   open: async (spec, options) => serverTarget(spec.connection, options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}),
-  openRestoreSite: async (spec, options) =>
-    serverSite({
-      connection: spec.connection,
-      backupLockKey: { kind: 'server', label: serverLabel(spec.connection) },
-      program: (dump) => hostRestoreProgram(spec.connection, dump, options.pgBinDir),
-      restoreMajor: () => hostRestoreMajor(options.pgBinDir),
-    }),
+  openRestoreSite: async (spec, options) => hostServerSite(spec.connection, options.pgBinDir),
 };

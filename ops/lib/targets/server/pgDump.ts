@@ -26,15 +26,6 @@ export function pgDumpArgs(options: { snapshot: string; compressionLevel: number
   ];
 }
 
-/** Parses "pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)" or "PostgreSQL 17.5 on …". */
-export function parsePgVersion(text: string): { version: string; major: number; minor: number } | undefined {
-  const match = /(?:PostgreSQL\)?\s+)(\d+)(?:\.(\d+))?/.exec(text);
-  if (!match) return undefined;
-  const major = Number(match[1]);
-  const minor = match[2] === undefined ? 0 : Number(match[2]);
-  return { version: `${major}.${minor}`, major, minor };
-}
-
 const CONNECTION_LOST = /server closed the connection unexpectedly|terminating connection|could not receive data from server|connection to server .* failed|no connection to the server|SSL SYSCALL error/i;
 
 /** The first line of pg_dump's stderr that states the error, else its first line. */

@@ -4,13 +4,7 @@ import { join } from 'node:path';
 import { OpsError } from '../../errors.js';
 import { firstLine, type RunResult } from '../../run.js';
 import { libpqDbname } from '../names.js';
-
-/**
- * How a dump is restored with pg_restore: on one job, or in two phases (the schema first, the
- * TimescaleDB catalog's rows on one job, then every other table's rows and the indexes with
- * `jobs` parallel jobs). See test/bench/restore.bench.ts for which one is the default and why.
- */
-export type RestoreMode = 'single' | 'two-phase';
+import type { FailureFault, RestoreMode, RestorePhase } from '../restoreSite.js';
 
 /** pg_restore where the target runs it: on the host, or inside the container. */
 export interface RestoreProgram {
@@ -56,18 +50,8 @@ function errorLine(stderr: string): string {
     .replace(/^pg_restore: (error: )?/, '');
 }
 
-/**
- * Whether a failure says something about the backup (a drill records it in the manifest) or only
- * about where it was restored (full disk, server gone, missing role: the backup stays unverified).
- */
-export type FailureFault = 'backup' | 'environment';
 const BACKUP_FAULT = { details: { fault: 'backup' as FailureFault } };
 const ENVIRONMENT = { details: { fault: 'environment' as FailureFault } };
-
-/** Whether an error from a restore is the backup's fault (see FailureFault). */
-export function isBackupFault(error: unknown): boolean {
-  return (error as { details?: { fault?: string } } | undefined)?.details?.fault === 'backup';
-}
 
 /** Every way a pg_restore run fails, as one operator line that says what to do. */
 export function restoreFailure(result: RunResult, what: string): OpsError {
@@ -87,11 +71,6 @@ export function restoreFailure(result: RunResult, what: string): OpsError {
     return new OpsError('RESTORE', `${what} cannot read the dump (${line}): the file is damaged; use another backup`, BACKUP_FAULT);
   }
   return new OpsError('RESTORE', `${what} failed (exit ${result.exitCode}): ${line}`, BACKUP_FAULT);
-}
-
-export interface RestorePhase {
-  name: string;
-  seconds: number;
 }
 
 async function timedPass(

@@ -4,14 +4,17 @@ import { OpsError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { connect, quoteIdent, quoteLiteral } from '../../pg.js';
 import { inspectTimescale } from '../../timescale.js';
+import { hostRestoreMajor, hostRestoreProgram } from './hostTools.js';
+import { SERVER_CAPABILITIES, serverLabel } from './identity.js';
 import { updateExtension } from '../../extensionUpdate.js';
 import { pgSqlClient } from '../sqlClient.js';
 import { checkDatabaseName, restoreNames } from '../names.js';
 import { createRoleStatements, missingRoles, rolesInSql } from '../roles.js';
-import { runPgRestore, type RestoreMode, type RestoreProgram } from './pgRestore.js';
-import { cleanLeftoverDatabases, createScratchDatabase, dropScratchQuietly, withMaintenance } from './scratch.js';
+import { runPgRestore, type RestoreProgram } from './pgRestore.js';
+import { withMaintenance } from '../maintenance.js';
+import { cleanLeftoverDatabases, createScratchDatabase, dropScratchQuietly } from './scratch.js';
 import { listSessions, swapDatabases } from './swap.js';
-import type { CopySession, RestoreSite, ScratchCopy, SiteFacts } from '../restoreSite.js';
+import type { CopySession, RestoreMode, RestoreSite, ScratchCopy, SiteFacts } from '../restoreSite.js';
 import type { BackupLockKey } from '../types.js';
 
 async function prepareDatabase(connection: ConnectionInfo, database: string, version: string | null): Promise<void> {
@@ -47,6 +50,16 @@ async function copySession(connection: ConnectionInfo, database: string, timesca
  * A PostgreSQL server: scratch copies are databases on it, made with `program` (pg_restore on the
  * host, or in the container); the swap renames databases.
  */
+/** The restore site of a server reached from this host: pg_restore from the host's tools (PG_BIN_DIR or PATH). */
+export function hostServerSite(connection: ConnectionInfo, pgBinDir: string | undefined): RestoreSite {
+  return serverSite({
+    connection,
+    backupLockKey: { kind: 'server', label: serverLabel(connection) },
+    program: (dump) => hostRestoreProgram(connection, dump, pgBinDir),
+    restoreMajor: () => hostRestoreMajor(pgBinDir),
+  });
+}
+
 export function serverSite(options: {
   connection: ConnectionInfo;
   backupLockKey: BackupLockKey;
@@ -63,7 +76,7 @@ export function serverSite(options: {
     return withMaintenance(connection, async (client) => {
       // The edition probe opens a session of its own: on the maintenance database, which exists even
       // when the one being restored does not.
-      const info = await inspectTimescale(client, { ...connection, database: client.database ?? 'postgres' });
+      const info = await inspectTimescale(client, { connection: { ...connection, database: client.database ?? 'postgres' }, capabilities: SERVER_CAPABILITIES });
       const versions = (await client.query<{ version: string }>(`SELECT version FROM pg_available_extension_versions WHERE name = 'timescaledb' ORDER BY version`)).rows.map((r) => r.version);
       return {
         serverVersion: info.serverVersion,

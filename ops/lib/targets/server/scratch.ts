@@ -3,7 +3,8 @@ import type pg from 'pg';
 import type { ConnectionInfo } from '../../connection.js';
 import { isProcessAlive } from '../../fileLock.js';
 import { silentLogger, type Logger } from '../../logger.js';
-import { connect, quoteIdent, quoteLiteral } from '../../pg.js';
+import { quoteIdent, quoteLiteral } from '../../pg.js';
+import { dropDatabase, withMaintenance } from '../maintenance.js';
 import type { ScratchPurpose } from '../names.js';
 
 /**
@@ -35,35 +36,6 @@ export function parseScratchComment(comment: string | null): ScratchOwner | unde
 }
 
 /**
- * A session on the server's maintenance database: CREATE, DROP and RENAME DATABASE cannot run
- * while connected to the database they act on. "postgres" normally exists; template1 always does.
- */
-export async function connectMaintenance(connection: ConnectionInfo): Promise<pg.Client> {
-  for (const database of ['postgres', 'template1']) {
-    try {
-      return await connect(connection, database);
-    } catch (error) {
-      if (database === 'template1' || !/does not exist/.test((error as Error).message)) throw error;
-    }
-  }
-  throw new Error('unreachable');
-}
-
-export async function withMaintenance<T>(connection: ConnectionInfo, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = await connectMaintenance(connection);
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-export async function databaseExists(client: pg.Client, name: string): Promise<boolean> {
-  const { rows } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-  return rows.length > 0;
-}
-
-/**
  * Creates an empty database for a drill or restore, marked as ours. template0, because template1
  * may carry objects of its own that would clash with the dump's.
  */
@@ -71,11 +43,6 @@ export async function createScratchDatabase(client: pg.Client, name: string, own
   await client.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`);
   const full: ScratchOwner = { ...owner, pid: process.pid, host: hostname(), since: new Date().toISOString() };
   await client.query(`COMMENT ON DATABASE ${quoteIdent(name)} IS ${quoteLiteral(scratchComment(full))}`);
-}
-
-/** Drops a database, ending any session still in it (PostgreSQL 13+: WITH (FORCE)). */
-export async function dropDatabase(client: pg.Client, name: string): Promise<void> {
-  await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
 }
 
 /** Drops a scratch database on a fresh session; never throws (it runs in finally blocks). */

@@ -4,8 +4,8 @@ import { OpsError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { quoteIdent, quoteLiteral } from '../../pg.js';
 import { derivedName } from '../names.js';
-import { databaseExists } from './scratch.js';
-import type { LiveSession, SwapResult } from '../restoreSite.js';
+import { databaseExists } from '../maintenance.js';
+import { describeSession, type LiveSession, type SwapResult } from '../restoreSite.js';
 
 /** Client sessions on `database` other than ours (background workers are not anybody's session). */
 export async function listSessions(client: pg.Client, database: string): Promise<LiveSession[]> {
@@ -21,11 +21,6 @@ export async function listSessions(client: pg.Client, database: string): Promise
     state: r.state ?? '?',
     since: r.since ?? '?',
   }));
-}
-
-/** "pid 123 (app as user from 10.0.0.5, idle)" */
-export function describeSession(s: LiveSession): string {
-  return `pid ${s.pid} (${s.application} as ${s.user} from ${s.clientAddress}, ${s.state})`;
 }
 
 async function terminate(client: pg.Client, database: string, clientsOnly: boolean): Promise<void> {

@@ -1,13 +1,10 @@
-import { describeConnection, libpqEnv, type ConnectionInfo } from '../../connection.js';
+import { libpqEnv, type ConnectionInfo } from '../../connection.js';
 import { runDueJobs } from '../../embedded/jobs.js';
 import type { Target } from '../types.js';
+import { SERVER_CAPABILITIES, serverLabel } from './identity.js';
+import { hostServerSite } from './restoreSite.js';
 import { hostTool, hostToolVersions } from './hostTools.js';
 import { openSnapshotSession, pgDumpArgs, runDumpProgram } from './pgDump.js';
-
-/** The server's label: what its backups are locked and recorded under. */
-export function serverLabel(connection: ConnectionInfo): string {
-  return describeConnection(connection);
-}
 
 /** Any PostgreSQL >= 15 with TimescaleDB, reached with DATABASE_URL; tools run on the host. */
 export function serverTarget(connection: ConnectionInfo, options: { pgBinDir?: string } = {}): Target {
@@ -20,6 +17,8 @@ export function serverTarget(connection: ConnectionInfo, options: { pgBinDir?: s
     // The server's background workers run the policies; on demand, its job_stats says what is due.
     runPolicyJobs: (options) => runDueJobs(connection, options),
     connection,
+    capabilities: SERVER_CAPABILITIES,
+    openRestoreSite: async () => hostServerSite(connection, options.pgBinDir),
     toolVersions: () => hostToolVersions(connection, options.pgBinDir),
     openDumpSession: () =>
       openSnapshotSession(connection, (snapshot, dump) =>

@@ -1,0 +1,15 @@
+import { describeConnection, type ConnectionInfo } from '../../connection.js';
+import type { TargetCapabilities } from '../types.js';
+
+/** The server's label: what its backups are locked and recorded under. */
+export function serverLabel(connection: ConnectionInfo): string {
+  return describeConnection(connection);
+}
+
+/** A PostgreSQL server (on a host or in the docker kind's container): what operations may rely on there. */
+export const SERVER_CAPABILITIES: TargetCapabilities = {
+  sessions: 'many',
+  timescaleLoad: 'preloaded',
+  bulkLoad: 'copy',
+  extensionUpgrade: 'alter-extension',
+};
