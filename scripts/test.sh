@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 
 [ -d node_modules ] || npm ci --no-audit --no-fund
 vendor=${AETHERLENS_VENDOR_DIR:-$(cd .. && pwd)/shared/vendor}
+# Only the image build reads it (given below); the suites' CLI runs would refuse it as unknown.
+unset AETHERLENS_VENDOR_DIR
 if [ -z "${TIMESCALEDB_SOURCE:-}" ] && [ -f "$vendor/timescaledb-2.22.1.tar.gz" ]; then
   export TIMESCALEDB_SOURCE="$vendor/timescaledb-2.22.1.tar.gz"
 fi
@@ -28,14 +30,14 @@ image_log=$(mktemp)
 reason=""
 if ! docker_log=$(bash scripts/start-docker.sh 2>&1); then
   reason="no Docker engine: $(printf '%s\n' "$docker_log" | tail -n 1)"
-elif ! image=$(bash scripts/build-test-image.sh 15 2.22.1 2>"$image_log"); then
+elif ! image=$(AETHERLENS_VENDOR_DIR="$vendor" bash scripts/build-test-image.sh 15 2.22.1 2>"$image_log"); then
   reason="the test image did not build: $(tail -n 1 "$image_log")"
 # The minor-upgrade suite's image: 2.28.3-pg15, which also carries 2.22.1 as upstream's does.
-elif ! upgrade_image=$(bash scripts/build-test-image.sh 15 2.22.1 2.28.3 2>>"$image_log"); then
+elif ! upgrade_image=$(AETHERLENS_VENDOR_DIR="$vendor" bash scripts/build-test-image.sh 15 2.22.1 2.28.3 2>>"$image_log"); then
   reason="the 2.28.3-pg15 test image did not build: $(tail -n 1 "$image_log")"
 # The major-upgrade suites' image: 2.29.2-pg17 (Debian trixie), also carrying 2.22.1 and 2.28.3
 # built for PostgreSQL 17, so a PG15 dump at either version restores at its own version.
-elif ! major_image=$(bash scripts/build-test-image.sh 17 2.22.1 2.28.3 2.29.2 2>>"$image_log"); then
+elif ! major_image=$(AETHERLENS_VENDOR_DIR="$vendor" bash scripts/build-test-image.sh 17 2.22.1 2.28.3 2.29.2 2>>"$image_log"); then
   reason="the 2.29.2-pg17 test image did not build: $(tail -n 1 "$image_log")"
 else
   export DB_OPS_TEST_IMAGE_PG15_2_28_3="${upgrade_image##*$'\n'}"
