@@ -5,7 +5,7 @@ import type { Logger } from '../../logger.js';
 import { connect, quoteIdent, quoteLiteral } from '../../pg.js';
 import { inspectTimescale } from '../../timescale.js';
 import { hostRestoreMajor, hostRestoreProgram } from './hostTools.js';
-import { SERVER_CAPABILITIES, serverLabel } from './identity.js';
+import { SERVER_CAPABILITIES, serverBackupLockKey } from './identity.js';
 import { updateExtension } from '../../extensionUpdate.js';
 import { pgSqlClient } from '../sqlClient.js';
 import { checkDatabaseName, restoreNames } from '../names.js';
@@ -46,20 +46,20 @@ async function copySession(connection: ConnectionInfo, database: string, timesca
   return { client: pgSqlClient(client), close: () => client.end().catch(() => {}) };
 }
 
-/**
- * A PostgreSQL server: scratch copies are databases on it, made with `program` (pg_restore on the
- * host, or in the container); the swap renames databases.
- */
 /** The restore site of a server reached from this host: pg_restore from the host's tools (PG_BIN_DIR or PATH). */
 export function hostServerSite(connection: ConnectionInfo, pgBinDir: string | undefined): RestoreSite {
   return serverSite({
     connection,
-    backupLockKey: { kind: 'server', label: serverLabel(connection) },
+    backupLockKey: serverBackupLockKey(connection),
     program: (dump) => hostRestoreProgram(connection, dump, pgBinDir),
     restoreMajor: () => hostRestoreMajor(pgBinDir),
   });
 }
 
+/**
+ * A PostgreSQL server: scratch copies are databases on it, made with `program` (pg_restore on the
+ * host, or in the container); the swap renames databases.
+ */
 export function serverSite(options: {
   connection: ConnectionInfo;
   backupLockKey: BackupLockKey;

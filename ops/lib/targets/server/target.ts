@@ -1,7 +1,7 @@
 import { libpqEnv, type ConnectionInfo } from '../../connection.js';
 import { runDueJobs } from '../../embedded/jobs.js';
 import type { Target } from '../types.js';
-import { SERVER_CAPABILITIES, serverLabel } from './identity.js';
+import { SERVER_CAPABILITIES, serverBackupLockKey, serverLabel } from './identity.js';
 import { hostServerSite } from './restoreSite.js';
 import { hostTool, hostToolVersions } from './hostTools.js';
 import { openSnapshotSession, pgDumpArgs, runDumpProgram } from './pgDump.js';
@@ -12,7 +12,7 @@ export function serverTarget(connection: ConnectionInfo, options: { pgBinDir?: s
   return {
     kind: 'server',
     label: serverLabel(connection),
-    backupLockKey: { kind: 'server', label: serverLabel(connection) },
+    backupLockKey: serverBackupLockKey(connection),
     backupName: (database) => database,
     // The server's background workers run the policies; on demand, its job_stats says what is due.
     runPolicyJobs: (options) => runDueJobs(connection, options),
