@@ -27,7 +27,7 @@ import { withClient } from '../../ops/lib/pg.js';
 import { runCli } from '../support/cli.js';
 import { removeAll, requireTestImage, requireTestImageWith, uniqueName } from '../support/docker.js';
 import { freePort } from '../support/nativeCluster.js';
-import { createContainer, createVolumeAndNetwork, declare, deleteContainer, runCommand, type CommandRun, type DeclaredStack } from '../support/stackOnEngine.js';
+import { createContainer, createVolumeAndNetwork, declare, deleteContainer, firstDeploy, runCommand, type CommandRun, type DeclaredStack } from '../support/stackOnEngine.js';
 
 const OLD = 'timescale/timescaledb:2.22.1-pg15';
 const MID = 'timescale/timescaledb:2.28.3-pg15';
@@ -103,12 +103,9 @@ async function main(): Promise<void> {
     log(`first deploy at ${OLD} (load ${load()})`);
     let stack: DeclaredStack = await declare({ ...raw, image: OLD });
     remember(stack);
-    const first = await runCommand(stack, {}, 'preUpgrade');
-    if (first.exitCode !== 0) throw failed('first deploy: pre-upgrade', first);
-    await createVolumeAndNetwork(stack);
-    await createContainer(stack, imageFor);
-    const deployed = await runCommand(stack);
-    if (deployed.exitCode !== 0) throw failed('first deploy: post-deploy', deployed);
+    const first = await firstDeploy(stack, imageFor);
+    if (!first.postDeploy) throw failed('first deploy: pre-upgrade', first.preUpgrade);
+    if (first.postDeploy.exitCode !== 0) throw failed('first deploy: post-deploy', first.postDeploy);
     log(`seeding ${devices} devices × ${days} days of 1-minute readings`);
     const seeded = await runCli(['seed', '--devices', devices, '--days', days, '--interval', '1m'], { DATABASE_URL: stack.connectionString }, { timeoutMs: 3_600_000 });
     if (seeded.exitCode !== 0) throw failed('seed', seeded);

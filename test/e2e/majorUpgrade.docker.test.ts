@@ -15,7 +15,7 @@ import { withClient } from '../../ops/lib/pg.js';
 import { runCli } from '../support/cli.js';
 import { describeDocker, docker, execIn, removeAll, requireTestImage, requireTestImageWith, uniqueName } from '../support/docker.js';
 import { freePort } from '../support/nativeCluster.js';
-import { createContainer, createVolumeAndNetwork, declare, deleteContainer, localImages, queryStack, refreshAllAggregates, runCommand, stackDatabase, timescaleVersionIn, type DeclaredStack } from '../support/stackOnEngine.js';
+import { createContainer, createVolumeAndNetwork, declare, deleteContainer, firstDeploy, localImages, queryStack, refreshAllAggregates, runCommand, stackDatabase, timescaleVersionIn, type DeclaredStack } from '../support/stackOnEngine.js';
 
 const OLD = 'timescale/timescaledb:2.22.1-pg15';
 const MID = 'timescale/timescaledb:2.28.3-pg15';
@@ -84,11 +84,9 @@ describeDocker('pulumi up through both upgrades: 2.22.1-pg15 → 2.28.3-pg15 →
     // Seeded once, below: the post-deploy step's seed would add the readings since its last run.
     raw = { dbPassword: password, hostPort: String(await freePort()), containerName: name, volumeName: pg15Volume, memoryMb: '512', backupDir, sampleData: 'false' };
     stack = await declare({ ...raw, image: OLD });
-    expect(await preUpgrade(stack)).toBe(`first deploy: no container ${name} yet, nothing to back up`);
-    await createVolumeAndNetwork(stack);
-    await createContainer(stack, imageFor);
-    const post = await runCommand(stack);
-    expect(post.exitCode, post.stderr).toBe(0);
+    const first = await firstDeploy(stack, imageFor);
+    expect(first.preUpgrade).toEqual({ exitCode: 0, stdout: `first deploy: no container ${name} yet, nothing to back up`, stderr: '' });
+    expect(first.postDeploy!.exitCode, first.postDeploy!.stderr).toBe(0);
     const seeded = await runCli(['seed'], { DATABASE_URL: stack.connectionString });
     expect(seeded.exitCode, seeded.stderr).toBe(0);
     before = await fingerprint();

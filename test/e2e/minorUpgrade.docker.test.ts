@@ -11,7 +11,7 @@ import { withClient } from '../../ops/lib/pg.js';
 import { runCli } from '../support/cli.js';
 import { describeDocker, docker, removeAll, requireTestImage, requireTestImageWith, uniqueName } from '../support/docker.js';
 import { freePort } from '../support/nativeCluster.js';
-import { createContainer, createVolumeAndNetwork, declare, deleteContainer, localImages, refreshAllAggregates, runCommand, stackDatabase, timescaleVersionIn, type DeclaredStack } from '../support/stackOnEngine.js';
+import { createContainer, declare, deleteContainer, firstDeploy, localImages, refreshAllAggregates, runCommand, stackDatabase, timescaleVersionIn, type DeclaredStack } from '../support/stackOnEngine.js';
 
 const OLD = 'timescale/timescaledb:2.22.1-pg15';
 const NEW = 'timescale/timescaledb:2.28.3-pg15';
@@ -35,12 +35,9 @@ describeDocker('pulumi up with a new minor image: 2.22.1-pg15 → 2.28.3-pg15 on
     // would change the data between the fingerprints this suite compares.
     raw = { dbPassword: password, hostPort: String(await freePort()), containerName: name, volumeName: `${name}-data`, memoryMb: '512', backupDir, sampleData: 'false' };
     stack = await declare({ ...raw, image: OLD });
-    // The first deploy, in the providers' order: pre-upgrade step, volume and network, container, post-deploy.
-    firstPreUpgrade = await runCommand(stack, {}, 'preUpgrade');
-    await createVolumeAndNetwork(stack);
-    await createContainer(stack, imageFor);
-    const post = await runCommand(stack);
-    expect(post.exitCode, post.stderr).toBe(0);
+    const first = await firstDeploy(stack, imageFor);
+    firstPreUpgrade = first.preUpgrade;
+    expect(first.postDeploy?.exitCode, first.postDeploy?.stderr ?? first.preUpgrade.stderr).toBe(0);
     const seeded = await runCli(['seed'], { DATABASE_URL: stack.connectionString });
     expect(seeded.exitCode, seeded.stderr).toBe(0);
     before = await withClient(db(), (c) => takeFingerprint(pgSqlClient(c)));

@@ -207,6 +207,19 @@ export function runCommand(stack: DeclaredStack, extraEnv: Record<string, string
   });
 }
 
+/**
+ * A first `pulumi up`, in the providers' order: the pre-upgrade step, volume and network, the
+ * container, the post-deploy step. The container depends on the pre-upgrade step, so when that
+ * fails nothing after it runs (postDeploy null).
+ */
+export async function firstDeploy(stack: DeclaredStack, imageFor: (declared: string) => string): Promise<{ preUpgrade: CommandRun; postDeploy: CommandRun | null }> {
+  const preUpgrade = await runCommand(stack, {}, 'preUpgrade');
+  if (preUpgrade.exitCode !== 0) return { preUpgrade, postDeploy: null };
+  await createVolumeAndNetwork(stack);
+  await createContainer(stack, imageFor);
+  return { preUpgrade, postDeploy: await runCommand(stack) };
+}
+
 /** The stack's four continuous aggregates, hourly before daily. */
 export const AGGREGATES = ['metrics_hourly', 'metrics_daily', 'cost_hourly', 'cost_daily'] as const;
 
