@@ -8,6 +8,7 @@ import { OpsError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Target } from '../targets/types.js';
 import { connect, withClient, withTransaction } from '../pg.js';
+import { retryingDeadlocks } from '../deadlockRetry.js';
 import { refreshAggregates } from './aggregates.js';
 import { DEFAULT_SEEDS_DIR, loadGeneratorSettings, loadReferenceData } from './data.js';
 import { deviceCatalog } from './devices.js';
@@ -88,8 +89,11 @@ export async function seed(target: Target, options: SeedOptions, logger: Logger)
   const devices = deviceCatalog(reference, Math.max(plan.devices, reference.devices.length));
   const run = async (client: pg.Client): Promise<SeedSummary> => {
     await assertSchema(client);
-    const ref = await withTransaction(client, () =>
-      upsertReference(client, reference, devices, options.adminPassword !== undefined ? { adminPassword: options.adminPassword } : {}, logger),
+    // Policy jobs lock these tables too, in their own order: a deadlock victim runs again.
+    const ref = await retryingDeadlocks(
+      "seed: the reference rows' transaction",
+      () => withTransaction(client, () => upsertReference(client, reference, devices, options.adminPassword !== undefined ? { adminPassword: options.adminPassword } : {}, logger)),
+      { logger, ...(options.signal ? { signal: options.signal } : {}) },
     );
     const schedules = new Map(reference.rateSchedules.map((s) => [s.name, s]));
     const loads: DeviceLoad[] = devices.slice(0, plan.devices).map((device) => {

@@ -6,7 +6,9 @@
  * periods the range touches. Before writing, a batch compares the rows already there with what
  * it would write (count, and exact sums of three integer meter-unit columns): when they match, it
  * skips. So a re-run with the same options changes nothing, a run stopped half-way (AbortSignal,
- * crash) leaves only whole batches, and the next run finishes the rest.
+ * crash) leaves only whole batches, and the next run finishes the rest. A batch that PostgreSQL
+ * chose as a deadlock victim (a policy job locked the same tables in the other order) is written
+ * again (deadlockRetry.ts).
  *
  * Writing: COPY FROM STDIN through pg-copy-streams (streamed in ~64 KB pieces, with backpressure)
  * on PostgreSQL servers. The embedded engine crashes on COPY FROM STDIN (its wire server refuses
@@ -25,6 +27,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { OpsError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { retryingDeadlocks } from '../deadlockRetry.js';
 import { withTransaction } from '../pg.js';
 import { readings, type DeviceModel, type Reading } from './generator.js';
 import type { GenerationPlan } from './options.js';
@@ -285,10 +288,12 @@ export async function loadReadings(client: pg.Client, plan: GenerationPlan, load
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   let failure: unknown;
 
-  const writeBatch = async (session: pg.Client, batch: Batch): Promise<number> => {
+  const writeBatch = async (session: pg.Client, batch: Batch, number: number): Promise<number> => {
     if (!options.replace && (await existingMatches(session, batch, interval))) return -1;
     const id = batch.load.model.device.deviceId;
-    return withTransaction(session, async () => {
+    const what = `seed: the transaction of batch ${number} (${id}, ${new Date(batch.from).toISOString()} to ${new Date(batch.to).toISOString()})`;
+    // A batch rolls back whole and rewrites its range: a deadlock victim (a policy job crossed it) runs again.
+    return retryingDeadlocks(what, () => withTransaction(session, async () => {
       await session.query('DELETE FROM metrics WHERE device_id = $1 AND time >= $2 AND time < $3', [id, new Date(batch.from), new Date(batch.to)]);
       if (batch.load.pricing) {
         await session.query('DELETE FROM cost_calculations WHERE device_id = $1 AND time >= $2 AND time < $3', [id, new Date(batch.periods[0]!), new Date(batch.to)]);
@@ -296,14 +301,15 @@ export async function loadReadings(client: pg.Client, plan: GenerationPlan, load
       const rows = method === 'copy' ? await writeByCopy(session, batch, interval, signal) : await writeByInsert(session, batch, interval, signal);
       await writeCosts(session, batch, interval);
       return rows;
-    });
+    }), { logger, signal });
   };
 
   const work = async (session: pg.Client): Promise<void> => {
     while (!signal.aborted && progress.next < batches.length) {
-      const batch = batches[progress.next++]!;
+      const number = ++progress.next;
+      const batch = batches[number - 1]!;
       try {
-        const rows = await writeBatch(session, batch);
+        const rows = await writeBatch(session, batch, number);
         if (rows < 0) progress.skipped++;
         else progress.written += rows;
         progress.done++;
