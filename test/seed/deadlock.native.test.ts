@@ -19,13 +19,19 @@ import { serverTargetOf } from '../support/targets.js';
 // rate_schedules before devices. PostgreSQL breaks such a cycle by failing one transaction
 // (SQLSTATE 40P01) and asks the application to run it again: the seed must, and finish.
 // The scheduler is stopped so that each job runs only where a test runs it.
+//
+// Who is the victim: each waiting session checks for a cycle once, deadlock_timeout after it began
+// to wait. The server's is 3 s here, so the polling below has 3 s to close the cycle even on a
+// busy machine; the session that must not be the victim waits 60 s before its check, and the
+// retention job checks after 1 s, before there is a cycle to find.
+const DEADLOCK_TIMEOUT = '3s';
 
 let cluster: NativeCluster;
 let target: Target;
 let admin: pg.Client;
 
 beforeAll(async () => {
-  cluster = await startNativeCluster();
+  cluster = await startNativeCluster({ settings: { deadlock_timeout: `'${DEADLOCK_TIMEOUT}'` } });
   target = await serverTargetOf(cluster.info);
   await migrate({ target });
   admin = await connect(cluster.info);
@@ -62,7 +68,7 @@ async function counts(): Promise<{ metrics: number; cost: number; devices: numbe
 
 describeNative('seed beside the policy jobs: a deadlock victim is run again', () => {
   it('the real retention job of cost_calculations crosses the reference transaction: the seed is the victim, runs it again and finishes; the job finishes too', async () => {
-    expect((await admin.query<{ t: string }>("SELECT current_setting('deadlock_timeout') AS t")).rows[0]!.t).toBe('1s');
+    expect((await admin.query<{ t: string }>("SELECT current_setting('deadlock_timeout') AS t")).rows[0]!.t).toBe(DEADLOCK_TIMEOUT);
     const { rows: jobs } = await admin.query<{ id: number }>(
       `SELECT job_id AS id FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_name = 'cost_calculations'`,
     );
@@ -79,6 +85,7 @@ describeNative('seed beside the policy jobs: a deadlock victim is run again', ()
       await waitingOnLock({ query: 'INSERT INTO rate_schedules' });
 
       // 2. The retention job takes devices, then waits for rate_schedules, which the seed holds.
+      await jobSession.query(`SET deadlock_timeout = '1s'`);
       const jobPid = (await jobSession.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       const job = jobSession.query('CALL run_job($1)', [jobs[0]!.id]).then(() => 'done', (error: Error) => error.message);
       await waitingOnLock({ pid: jobPid });
@@ -90,7 +97,7 @@ describeNative('seed beside the policy jobs: a deadlock victim is run again', ()
 
       // 3. Past the job's own deadlock check (nothing cycles yet), let the seed go on: it now
       //    waits for devices, which the job holds, and its check finds the cycle.
-      await sleep(3_000);
+      await sleep(2_500);
       await holder.query('COMMIT');
 
       const outcome = await seeding;
@@ -110,6 +117,7 @@ describeNative('seed beside the policy jobs: a deadlock victim is run again', ()
     const other = await connect(cluster.info);
     try {
       // The batch deletes its range in metrics, then in cost_calculations, where it waits.
+      await other.query(`SET deadlock_timeout = '60s'`);
       await other.query('BEGIN');
       await other.query('LOCK TABLE cost_calculations IN SHARE MODE');
       const logger = memoryLogger();
@@ -135,6 +143,7 @@ describeNative('seed beside the policy jobs: a deadlock victim is run again', ()
     const victim = await connect(cluster.info);
     const other = await connect(cluster.info);
     const victimPid = (await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    await other.query(`SET deadlock_timeout = '60s'`);
     const logger = memoryLogger();
     try {
       // Each attempt locks metrics, then cost_calculations; the other session, cost_calculations
