@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { OpsError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Target } from '../targets/types.js';
+import { isDeadlockVictim, retryingDeadlocks } from '../deadlockRetry.js';
 import { withClient, withTransaction } from '../pg.js';
 import { assertCommunityEdition, assertTimescaleUsable, inspectTimescale, type TimescaleInfo } from '../timescale.js';
 import { loadMigrations, type MigrationFile } from './files.js';
@@ -96,16 +97,23 @@ async function applyMigration(client: pg.Client, migration: ParsedMigration, app
   const record = (success: boolean) =>
     recordMigration(client, { version: migration.file.version, name: migration.file.name, checksum: migration.file.checksum, execution_ms: Math.round(performance.now() - started), success, applied_by: appliedBy });
   if (migration.transaction) {
-    await withTransaction(client, async () => {
-      for (const statement of migration.statements) {
-        try {
-          await client.query(statement.sql);
-        } catch (error) {
-          throw migrationError(migration, statement, error, false);
+    // The file and its ledger row roll back together, so a deadlock victim (a policy job locked
+    // the same tables in the other order) runs again from its first statement.
+    await retryingDeadlocks(
+      `migrate: the transaction of ${migration.file.fileName} (nothing of it applied)`,
+      () => withTransaction(client, async () => {
+        for (const statement of migration.statements) {
+          try {
+            await client.query(statement.sql);
+          } catch (error) {
+            if (isDeadlockVictim(error)) throw error;
+            throw migrationError(migration, statement, error, false);
+          }
         }
-      }
-      await record(true);
-    });
+        await record(true);
+      }),
+      { logger },
+    );
   } else {
     // One statement at a time: pg would wrap multi-statement text in one implicit transaction.
     for (const statement of migration.statements) {

@@ -1,3 +1,6 @@
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -7,17 +10,19 @@ import { memoryLogger, silentLogger } from '../../ops/lib/logger.js';
 import { connect, withTransaction } from '../../ops/lib/pg.js';
 import { migrate, type Target } from '../../ops/lib/index.js';
 import { seed } from '../../ops/lib/seed/index.js';
+import { writeMigration } from '../support/migrationsFixture.js';
 import { describeNative, startNativeCluster, type NativeCluster } from '../support/nativeCluster.js';
 import { stopJobScheduler } from '../support/timescale.js';
 import { serverTargetOf } from '../support/targets.js';
 
-// A seed beside TimescaleDB's policy jobs, on PostgreSQL 15 with TimescaleDB 2.22.1 community.
+// Seed and migrate beside TimescaleDB's policy jobs, on PostgreSQL 15 with TimescaleDB 2.22.1 community.
 // CI saw `seed` fail once with "deadlock detected" right after a first deploy's migrate, when the
 // scheduler starts every new policy at once. A retention job locks each table its hypertable
 // references, ACCESS EXCLUSIVE and in constraint-name order (devices, then rate_schedules for
 // cost_calculations), even when it has nothing to drop; the seed's reference transaction takes
 // rate_schedules before devices. PostgreSQL breaks such a cycle by failing one transaction
-// (SQLSTATE 40P01) and asks the application to run it again: the seed must, and finish.
+// (SQLSTATE 40P01) and asks the application to run it again: the seed must, and finish; so must
+// a migration that alters those tables in that order.
 // The scheduler is stopped so that each job runs only where a test runs it.
 //
 // Who is the victim: each waiting session checks for a cycle once, deadlock_timeout after it began
@@ -59,6 +64,32 @@ async function waitingOnLock(session: { pid: number } | { query: string }): Prom
   }
 }
 
+async function costRetentionJob(): Promise<number> {
+  const { rows } = await admin.query<{ id: number }>(
+    `SELECT job_id AS id FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_name = 'cost_calculations'`,
+  );
+  expect(rows).toHaveLength(1);
+  return rows[0]!.id;
+}
+
+/**
+ * Starts the real retention job of cost_calculations on `session` once it can take devices, and
+ * returns when it holds devices and waits for rate_schedules; `job` ends with 'done' or its error.
+ */
+async function retentionJobHoldingDevices(session: pg.Client): Promise<{ job: Promise<string> }> {
+  const id = await costRetentionJob();
+  await session.query(`SET deadlock_timeout = '1s'`);
+  const pid = (await session.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  const job = session.query('CALL run_job($1)', [id]).then(() => 'done', (error: Error) => error.message);
+  await waitingOnLock({ pid });
+  const { rows: held } = await admin.query<{ relation: string; mode: string }>(
+    `SELECT relation::regclass::text AS relation, mode FROM pg_locks WHERE pid = $1 AND granted AND relation IN ('devices'::regclass, 'rate_schedules'::regclass)`,
+    [pid],
+  );
+  expect(held).toEqual([{ relation: 'devices', mode: 'AccessExclusiveLock' }]);
+  return { job };
+}
+
 async function counts(): Promise<{ metrics: number; cost: number; devices: number }> {
   const { rows } = await admin.query<{ metrics: number; cost: number; devices: number }>(
     `SELECT (SELECT count(*)::int FROM metrics) AS metrics, (SELECT count(*)::int FROM cost_calculations) AS cost, (SELECT count(*)::int FROM devices) AS devices`,
@@ -66,13 +97,9 @@ async function counts(): Promise<{ metrics: number; cost: number; devices: numbe
   return rows[0]!;
 }
 
-describeNative('seed beside the policy jobs: a deadlock victim is run again', () => {
+describeNative('beside the policy jobs, a deadlock victim runs again (ops/lib/deadlockRetry.ts)', () => {
   it('the real retention job of cost_calculations crosses the reference transaction: the seed is the victim, runs it again and finishes; the job finishes too', async () => {
     expect((await admin.query<{ t: string }>("SELECT current_setting('deadlock_timeout') AS t")).rows[0]!.t).toBe(DEADLOCK_TIMEOUT);
-    const { rows: jobs } = await admin.query<{ id: number }>(
-      `SELECT job_id AS id FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_name = 'cost_calculations'`,
-    );
-    expect(jobs).toHaveLength(1);
     const before = await counts();
     const holder = await connect(cluster.info);
     const jobSession = await connect(cluster.info);
@@ -85,15 +112,7 @@ describeNative('seed beside the policy jobs: a deadlock victim is run again', ()
       await waitingOnLock({ query: 'INSERT INTO rate_schedules' });
 
       // 2. The retention job takes devices, then waits for rate_schedules, which the seed holds.
-      await jobSession.query(`SET deadlock_timeout = '1s'`);
-      const jobPid = (await jobSession.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      const job = jobSession.query('CALL run_job($1)', [jobs[0]!.id]).then(() => 'done', (error: Error) => error.message);
-      await waitingOnLock({ pid: jobPid });
-      const { rows: held } = await admin.query<{ relation: string; mode: string }>(
-        `SELECT relation::regclass::text AS relation, mode FROM pg_locks WHERE pid = $1 AND granted AND relation IN ('devices'::regclass, 'rate_schedules'::regclass)`,
-        [jobPid],
-      );
-      expect(held).toEqual([{ relation: 'devices', mode: 'AccessExclusiveLock' }]);
+      const { job } = await retentionJobHoldingDevices(jobSession);
 
       // 3. Past the job's own deadlock check (nothing cycles yet), let the seed go on: it now
       //    waits for devices, which the job holds, and its check finds the cycle.
@@ -172,6 +191,41 @@ describeNative('seed beside the policy jobs: a deadlock victim is run again', ()
     } finally {
       await victim.end().catch(() => {});
       await other.end().catch(() => {});
+    }
+  }, 120_000);
+
+  it('a migration that alters rate_schedules, then devices, crossed by the retention job: the victim, it runs again whole and is applied once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'aetherlens-deadlock-migrations-'));
+    const holder = await connect(cluster.info);
+    const jobSession = await connect(cluster.info);
+    try {
+      await cp(join(process.cwd(), 'migrations'), dir, { recursive: true });
+      // plugins in the middle only lets the test hold the migration between its two tables.
+      await writeMigration(dir, '007_notes.sql', 'ALTER TABLE rate_schedules ADD COLUMN note text;\nALTER TABLE plugins ADD COLUMN note text;\nALTER TABLE devices ADD COLUMN note text;\n');
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE plugins IN ACCESS SHARE MODE');
+      const logger = memoryLogger();
+      const migrating = migrate({ target, migrationsDir: dir, logger }).then((result) => ({ result }), (error: unknown) => ({ error }));
+      await waitingOnLock({ query: 'ALTER TABLE plugins' });
+      const { job } = await retentionJobHoldingDevices(jobSession);
+      await sleep(2_500);
+      await holder.query('COMMIT');
+
+      const outcome = await migrating;
+      expect('error' in outcome ? String(outcome.error) : 'applied').toBe('applied');
+      expect(await job).toBe('done');
+      expect(logger.lines.filter((line) => line.startsWith('warning: '))).toEqual([
+        expect.stringMatching(/^warning: migrate: the transaction of 007_notes\.sql \(nothing of it applied\) was chosen as a deadlock victim .*; running it again \(attempt 2 of \d+\)$/),
+      ]);
+      const { rows } = await admin.query<{ n: number; ledger: number }>(
+        `SELECT (SELECT count(*)::int FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'note') AS n,
+                (SELECT count(*)::int FROM migration_history WHERE version = 7) AS ledger`,
+      );
+      expect(rows[0]).toEqual({ n: 3, ledger: 1 });
+    } finally {
+      await holder.end().catch(() => {});
+      await jobSession.end().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
     }
   }, 120_000);
 });
