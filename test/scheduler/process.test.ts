@@ -23,8 +23,10 @@ process.on('SIGTERM', () => {
   console.log(JSON.stringify({ ok: false, error: 'stopped mid-write: the partial file was removed' }));
   process.exit(1);
 });
-console.log(JSON.stringify({ event: 'step.start', step: 'write', msg: 'write started' }));
+// The partial file exists before step.start says so: the test signals on step.start, and a
+// SIGTERM during the write could remove the file before the write's open() created it.
 await fs.writeFile(partial, 'half');
+console.log(JSON.stringify({ event: 'step.start', step: 'write', msg: 'write started' }));
 await sleep(2500);
 const done = partial.replace('.partial', '.json').replace('/.tick-', '/tick-');
 await fs.rename(partial, done);
