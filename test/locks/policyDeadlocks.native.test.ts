@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { retryingDeadlocks } from '../../ops/lib/deadlockRetry.js';
 import { OpsError } from '../../ops/lib/errors.js';
-import { memoryLogger, silentLogger } from '../../ops/lib/logger.js';
+import { memoryLogger, silentLogger, type Logger } from '../../ops/lib/logger.js';
 import { connect, withTransaction } from '../../ops/lib/pg.js';
 import { migrate, type Target } from '../../ops/lib/index.js';
 import { seed } from '../../ops/lib/seed/index.js';
@@ -90,6 +90,33 @@ async function retentionJobHoldingDevices(session: pg.Client): Promise<{ job: Pr
   return { job };
 }
 
+/**
+ * The real retention job of cost_calculations crossing an operation: `hold` (run in a transaction
+ * on its own session) stops the operation where it has taken rate_schedules and not yet devices;
+ * the job then takes devices and waits for rate_schedules; past the job's own deadlock check
+ * (1 s, nothing cycles yet) the hold is released, the operation waits for devices and its check
+ * finds the cycle. Returns how the operation ended, how the job ended, and the operation's warnings.
+ */
+async function crossedByRetentionJob<T>(hold: string, waitsIn: string, operation: (logger: Logger) => Promise<T>): Promise<{ outcome: { value: T } | { error: unknown }; job: string; warnings: string[] }> {
+  const holder = await connect(cluster.info);
+  const jobSession = await connect(cluster.info);
+  try {
+    await holder.query('BEGIN');
+    await holder.query(hold);
+    const logger = memoryLogger();
+    const running = operation(logger).then((value) => ({ value }), (error: unknown) => ({ error }));
+    await waitingOnLock({ query: waitsIn });
+    const { job } = await retentionJobHoldingDevices(jobSession);
+    await sleep(2_500);
+    await holder.query('COMMIT');
+    const outcome = await running;
+    return { outcome, job: await job, warnings: logger.lines.filter((line) => line.startsWith('warning: ')) };
+  } finally {
+    await holder.end().catch(() => {});
+    await jobSession.end().catch(() => {});
+  }
+}
+
 async function counts(): Promise<{ metrics: number; cost: number; devices: number }> {
   const { rows } = await admin.query<{ metrics: number; cost: number; devices: number }>(
     `SELECT (SELECT count(*)::int FROM metrics) AS metrics, (SELECT count(*)::int FROM cost_calculations) AS cost, (SELECT count(*)::int FROM devices) AS devices`,
@@ -101,34 +128,16 @@ describeNative('beside the policy jobs, a deadlock victim runs again (ops/lib/de
   it('the real retention job of cost_calculations crosses the reference transaction: the seed is the victim, runs it again and finishes; the job finishes too', async () => {
     expect((await admin.query<{ t: string }>("SELECT current_setting('deadlock_timeout') AS t")).rows[0]!.t).toBe(DEADLOCK_TIMEOUT);
     const before = await counts();
-    const holder = await connect(cluster.info);
-    const jobSession = await connect(cluster.info);
-    try {
-      // 1. The seed upserts the first rate schedule, then waits for the second one's row.
-      await holder.query('BEGIN');
-      await holder.query(`SELECT 1 FROM rate_schedules WHERE name = 'Flat Rate Test Plan' FOR UPDATE`);
-      const logger = memoryLogger();
-      const seeding = seed(target, {}, logger).then((summary) => ({ summary }), (error: unknown) => ({ error }));
-      await waitingOnLock({ query: 'INSERT INTO rate_schedules' });
-
-      // 2. The retention job takes devices, then waits for rate_schedules, which the seed holds.
-      const { job } = await retentionJobHoldingDevices(jobSession);
-
-      // 3. Past the job's own deadlock check (nothing cycles yet), let the seed go on: it now
-      //    waits for devices, which the job holds, and its check finds the cycle.
-      await sleep(2_500);
-      await holder.query('COMMIT');
-
-      const outcome = await seeding;
-      expect('error' in outcome ? String(outcome.error) : 'finished').toBe('finished');
-      expect(await job).toBe('done');
-      const warnings = logger.lines.filter((line) => line.startsWith('warning: '));
-      expect(warnings).toEqual([expect.stringMatching(/^warning: seed: the reference rows' transaction was chosen as a deadlock victim .*; running it again \(attempt 2 of \d+\)$/)]);
-      expect(await counts()).toEqual(before);
-    } finally {
-      await holder.end().catch(() => {});
-      await jobSession.end().catch(() => {});
-    }
+    // The seed upserts the first rate schedule, then waits for the second one's row.
+    const { outcome, job, warnings } = await crossedByRetentionJob(
+      `SELECT 1 FROM rate_schedules WHERE name = 'Flat Rate Test Plan' FOR UPDATE`,
+      'INSERT INTO rate_schedules',
+      (logger) => seed(target, {}, logger),
+    );
+    expect('error' in outcome ? String(outcome.error) : 'finished').toBe('finished');
+    expect(job).toBe('done');
+    expect(warnings).toEqual([expect.stringMatching(/^warning: seed: the reference rows' transaction was chosen as a deadlock victim .*; running it again \(attempt 2 of \d+\)$/)]);
+    expect(await counts()).toEqual(before);
   }, 120_000);
 
   it('a batch that another session crosses (hypertables locked in the other order) is rolled back and written again; nothing is lost or doubled', async () => {
@@ -196,25 +205,18 @@ describeNative('beside the policy jobs, a deadlock victim runs again (ops/lib/de
 
   it('a migration that alters rate_schedules, then devices, crossed by the retention job: the victim, it runs again whole and is applied once', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'aetherlens-deadlock-migrations-'));
-    const holder = await connect(cluster.info);
-    const jobSession = await connect(cluster.info);
     try {
       await cp(join(process.cwd(), 'migrations'), dir, { recursive: true });
       // plugins in the middle only lets the test hold the migration between its two tables.
       await writeMigration(dir, '007_notes.sql', 'ALTER TABLE rate_schedules ADD COLUMN note text;\nALTER TABLE plugins ADD COLUMN note text;\nALTER TABLE devices ADD COLUMN note text;\n');
-      await holder.query('BEGIN');
-      await holder.query('LOCK TABLE plugins IN ACCESS SHARE MODE');
-      const logger = memoryLogger();
-      const migrating = migrate({ target, migrationsDir: dir, logger }).then((result) => ({ result }), (error: unknown) => ({ error }));
-      await waitingOnLock({ query: 'ALTER TABLE plugins' });
-      const { job } = await retentionJobHoldingDevices(jobSession);
-      await sleep(2_500);
-      await holder.query('COMMIT');
-
-      const outcome = await migrating;
+      const { outcome, job, warnings } = await crossedByRetentionJob(
+        'LOCK TABLE plugins IN ACCESS SHARE MODE',
+        'ALTER TABLE plugins',
+        (logger) => migrate({ target, migrationsDir: dir, logger }),
+      );
       expect('error' in outcome ? String(outcome.error) : 'applied').toBe('applied');
-      expect(await job).toBe('done');
-      expect(logger.lines.filter((line) => line.startsWith('warning: '))).toEqual([
+      expect(job).toBe('done');
+      expect(warnings).toEqual([
         expect.stringMatching(/^warning: migrate: the transaction of 007_notes\.sql \(nothing of it applied\) was chosen as a deadlock victim .*; running it again \(attempt 2 of \d+\)$/),
       ]);
       const { rows } = await admin.query<{ n: number; ledger: number }>(
@@ -223,8 +225,6 @@ describeNative('beside the policy jobs, a deadlock victim runs again (ops/lib/de
       );
       expect(rows[0]).toEqual({ n: 3, ledger: 1 });
     } finally {
-      await holder.end().catch(() => {});
-      await jobSession.end().catch(() => {});
       await rm(dir, { recursive: true, force: true });
     }
   }, 120_000);
